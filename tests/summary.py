@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Adds up the Criterion JSON reports of every test executable (and the compat driver's report,
+written in the same format) and prints per-test skips with their reasons, then one closing line:
+'N passed, N failed, N skipped'. Exits non-zero when anything failed or no test ran."""
+import json, pathlib, sys
+
+reports = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))
+passed = failed = skipped = 0
+for path in reports:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"summary: {path.name}: unreadable report ({e}): counted as a failure")
+        failed += 1
+        continue
+    passed += data.get("passed", 0)
+    failed += data.get("failed", 0) + data.get("errored", 0)
+    skipped += data.get("skipped", 0)
+    for suite in data.get("test_suites", []):
+        for t in suite.get("tests", []):
+            if t.get("status") == "SKIPPED":
+                why = "; ".join(t.get("messages", [])) or "no reason given"
+                print(f"summary: skipped {path.stem}::{suite['name']}::{t['name']}: {why}")
+print(f"tests: {len(reports)} executables reported")
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or passed == 0 else 0)
