@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3
       libcriterion-dev libxxhash-dev libelf-dev
-      libhts-dev samtools bwa bowtie2-examples)
+      libhts-dev samtools bwa bowtie2-examples
+      dwgsim htslib-test python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
