@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <htslib/sam.h>
+
+#include "arena.h"
+#include "load.h"
+#include "order.h"
+#include "sam_model.h"
+#include "store.h"
+
+/* Arena blocks: large enough that refills are rare, small enough to waste little at the end. */
+#define LOAD_BLOCK (16UL << 20)
+
+size_t load_size_hint(const char *path)
+{
+	struct stat st;
+	size_t size = 0;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		size = (size_t)st.st_size;
+	/* SAM text shrinks when parsed (4-bit bases, binary numbers) but gains a record struct;
+	 * BAM and CRAM are compressed, typically 3-4x. The store grows if this is short. */
+	htsFile *fp = hts_open(path, "r");
+	int compressed = fp && hts_get_format(fp)->format != sam;
+	if (fp)
+		hts_close(fp);
+	return (compressed ? size * 4 : size + size / 4) + (32UL << 20);
+}
+
+/* Where the parser stopped, for messages: SAM counts lines, BAM and CRAM count records. */
+static void where(htsFile *fp, const char *path, uint64_t nrec, char *buf, size_t n)
+{
+	if (hts_get_format(fp)->format == sam)
+		snprintf(buf, n, "%s:%lld", path, (long long)fp->lineno);
+	else
+		snprintf(buf, n, "%s: record %llu", path, (unsigned long long)nrec + 1);
+}
+
+static struct sam_rec *copy_rec(struct arena *a, const bam1_t *b)
+{
+	struct sam_rec *r = arena_alloc(a, sizeof(*r) + b->l_data);
+	if (!r)
+		return NULL;
+	uint8_t *d = (uint8_t *)(r + 1);
+	memcpy(d, b->data, b->l_data);
+	r->pos = b->core.pos;
+	r->endpos = bam_endpos(b);
+	r->mpos = b->core.mpos;
+	r->isize = b->core.isize;
+	r->tid = b->core.tid;
+	r->mtid = b->core.mtid;
+	r->flag = b->core.flag;
+	r->bin = b->core.bin;
+	r->mapq = b->core.qual;
+	r->l_extranul = b->core.l_extranul;
+	r->l_qname = b->core.l_qname;
+	r->n_cigar = b->core.n_cigar;
+	r->l_qseq = (uint32_t)b->core.l_qseq;
+	r->l_data = (uint32_t)b->l_data;
+	r->qname = (char *)d;
+	r->cigar = (uint32_t *)(d + ((uint8_t *)bam_get_cigar(b) - b->data));
+	r->seq = d + (bam_get_seq(b) - b->data);
+	r->qual = d + (bam_get_qual(b) - b->data);
+	r->aux = d + (bam_get_aux(b) - b->data);
+	r->l_aux = (uint32_t)bam_get_l_aux(b);
+	return r;
+}
+
+/* The per-reference index: every placed record in samtools' coordinate order, plus the running
+ * maximum of end positions for region queries, plus idxstats' counts. */
+static int build_refs(struct arena *a, struct sam_root *root)
+{
+	uint64_t *count = calloc(root->n_refs + 1, sizeof(*count));
+	if (!count)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < root->n_recs; i++) {
+		const struct sam_rec *r = root->recs[i];
+		if (r->tid >= 0)
+			count[r->tid]++;
+		else
+			root->n_unplaced++;
+	}
+	for (uint32_t t = 0; t < root->n_refs; t++) {
+		struct sam_ref *ref = &root->refs[t];
+		ref->by_pos = arena_alloc(a, (count[t] ? count[t] : 1) * sizeof(*ref->by_pos));
+		ref->max_end = arena_alloc(a, (count[t] ? count[t] : 1) * sizeof(*ref->max_end));
+		if (!ref->by_pos || !ref->max_end) {
+			free(count);
+			return -ENOMEM;
+		}
+	}
+	for (uint64_t i = 0; i < root->n_recs; i++) {
+		struct sam_rec *r = root->recs[i];
+		if (r->tid < 0)
+			continue;
+		struct sam_ref *ref = &root->refs[r->tid];
+		ref->by_pos[ref->n_recs++] = r;
+		if (r->flag & BAM_FUNMAP)
+			ref->n_unmapped++;
+		else
+			ref->n_mapped++;
+	}
+	free(count);
+	for (uint32_t t = 0; t < root->n_refs; t++) {
+		struct sam_ref *ref = &root->refs[t];
+		if (order_by_coord(ref->by_pos, ref->n_recs))
+			return -ENOMEM;
+		hts_pos_t m = 0;
+		for (uint64_t i = 0; i < ref->n_recs; i++) {
+			if (ref->by_pos[i]->endpos > m)
+				m = ref->by_pos[i]->endpos;
+			ref->max_end[i] = m;
+		}
+	}
+	return 0;
+}
+
+static int load_header(struct arena *a, const sam_hdr_t *h, const char *path,
+		       struct sam_root *root)
+{
+	const char *text = sam_hdr_str((sam_hdr_t *)h);
+	root->header_len = text ? sam_hdr_length((sam_hdr_t *)h) : 0;
+	root->header_text = arena_alloc(a, root->header_len + 1);
+	root->source = arena_strdup(a, path);
+	if (!root->header_text || !root->source)
+		return -ENOMEM;
+	memcpy(root->header_text, text ? text : "", root->header_len);
+	root->header_text[root->header_len] = 0;
+	int n = sam_hdr_nref(h);
+	root->n_refs = n > 0 ? (uint32_t)n : 0;
+	root->refs = arena_alloc(a, (root->n_refs + 1) * sizeof(*root->refs));
+	if (!root->refs)
+		return -ENOMEM;
+	memset(root->refs, 0, (root->n_refs + 1) * sizeof(*root->refs));
+	for (uint32_t t = 0; t < root->n_refs; t++) {
+		root->refs[t].name = arena_strdup(a, sam_hdr_tid2name(h, (int)t));
+		root->refs[t].len = sam_hdr_tid2len(h, (int)t);
+		if (!root->refs[t].name)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int load_file(const char *path, struct sam_store *s, struct sam_root **out)
+{
+	struct arena a;
+	char at[512];
+	int err = 0;
+	struct sam_rec **list = NULL;
+	bam1_t *b = NULL;
+	size_t cap = 1 << 16, n = 0;
+	arena_init(&a, s, LOAD_BLOCK);
+
+	htsFile *fp = hts_open(path, "r");
+	if (!fp) {
+		err = errno ? -errno : -EINVAL;
+		fprintf(stderr, "sjmp-sam: %s: cannot open: %s\n", path, strerror(-err));
+		return err;
+	}
+	sam_hdr_t *h = sam_hdr_read(fp);
+	if (!h) {
+		where(fp, path, 0, at, sizeof(at));
+		fprintf(stderr,
+			"sjmp-sam: %s: bad header: not a SAM, BAM or CRAM file htslib can read "
+			"(samtools view refuses it too)\n",
+			at);
+		err = -EINVAL;
+		goto out_close;
+	}
+	struct sam_root *root = arena_alloc(&a, sizeof(*root));
+	if (!root)
+		goto nomem_list;
+	memset(root, 0, sizeof(*root));
+	root->magic = SAM_ROOT_MAGIC;
+	root->version = SAM_ROOT_VERSION;
+	if (load_header(&a, h, path, root))
+		goto nomem_list;
+
+	/* Record pointers go to this process's heap first: the count is unknown until the end. */
+	list = malloc(cap * sizeof(*list));
+	b = bam_init1();
+	if (!list || !b)
+		goto nomem_list;
+	int ret;
+	while ((ret = sam_read1(fp, h, b)) >= 0) {
+		if (n == cap) {
+			struct sam_rec **bigger = realloc(list, 2 * cap * sizeof(*list));
+			if (!bigger)
+				goto nomem_list;
+			list = bigger;
+			cap *= 2;
+		}
+		if (!(list[n] = copy_rec(&a, b)))
+			goto nomem_list;
+		n++;
+	}
+	if (ret < -1) {
+		where(fp, path, n, at, sizeof(at));
+		fprintf(stderr,
+			"sjmp-sam: %s: cannot parse this record (htslib's message above says why; "
+			"samtools view refuses it too): fix or remove it\n",
+			at);
+		err = -EINVAL;
+		goto out_list;
+	}
+	root->n_recs = n;
+	root->recs = arena_alloc(&a, (n ? n : 1) * sizeof(*root->recs));
+	if (!root->recs)
+		goto nomem_list;
+	memcpy(root->recs, list, n * sizeof(*list));
+	if (build_refs(&a, root))
+		goto nomem_list;
+	*out = root;
+	goto out_list;
+
+nomem_list:
+	fprintf(stderr, "sjmp-sam: %s: out of memory while loading\n", path);
+	err = -ENOMEM;
+out_list:
+	bam_destroy1(b);
+	free(list);
+	sam_hdr_destroy(h);
+out_close:
+	hts_close(fp);
+	return err;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `samtools view FILE [REGION]`: with a region, the records of the coordinate-sorted file that
+ * overlap it (start before its end, end after its start), in sorted order, found through the
+ * per-reference index instead of a scan.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <htslib/sam.h>
+
+#include "order.h"
+#include "rec.h"
+#include "stages.h"
+
+/* First index whose running maximum end passes @beg: no record before it can overlap. */
+static uint64_t first_overlap(const struct sam_ref *ref, hts_pos_t beg)
+{
+	uint64_t lo = 0, hi = ref->n_recs;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (ref->max_end[mid] > beg)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Region "*": the records without a reference, in the order of the sorted file. */
+static int write_unplaced(htsFile *out, sam_hdr_t *h, const struct sam_root *root)
+{
+	struct sam_rec **v = malloc((root->n_unplaced + 1) * sizeof(*v));
+	uint64_t n = 0;
+	int ret = -1;
+	if (!v)
+		goto out;
+	for (uint64_t i = 0; i < root->n_recs; i++)
+		if (root->recs[i]->tid < 0)
+			v[n++] = root->recs[i];
+	if (order_by_coord(v, n))
+		goto out;
+	for (uint64_t i = 0; i < n; i++)
+		if (rec_write(out, h, v[i]))
+			goto out;
+	ret = 0;
+out:
+	if (!v || ret)
+		fprintf(stderr, "sjmp-sam: view: out of memory\n");
+	free(v);
+	return ret;
+}
+
+static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
+			const char *region)
+{
+	int tid;
+	hts_pos_t beg, end;
+	if (!strcmp(region, "*"))
+		return write_unplaced(out, h, root);
+	if (!sam_parse_region(h, region, &tid, &beg, &end, 0)) {
+		fprintf(stderr,
+			"sjmp-sam: view: region \"%s\" names no reference of %s: use NAME, "
+			"NAME:BEG-END or {NAME}:BEG-END\n",
+			region, root->source);
+		return -1;
+	}
+	if (tid == HTS_IDX_NOCOOR)
+		return write_unplaced(out, h, root);
+	if (tid < 0) {
+		fprintf(stderr, "sjmp-sam: view: region \"%s\" is not supported: name one reference\n",
+			region);
+		return -1;
+	}
+	const struct sam_ref *ref = &root->refs[tid];
+	for (uint64_t i = first_overlap(ref, beg); i < ref->n_recs; i++) {
+		const struct sam_rec *r = ref->by_pos[i];
+		if (r->pos >= end)
+			break;
+		if (r->endpos > beg && rec_write(out, h, r))
+			return -1;
+	}
+	return 0;
+}
+
+int stage_view(const struct sam_root *root, const char *region)
+{
+	sam_hdr_t *h = root_header(root);
+	if (!h)
+		return 1;
+	int ret = 1;
+	htsFile *out = hts_open("-", "w");
+	if (!out) {
+		fprintf(stderr, "sjmp-sam: view: cannot write to stdout: %s\n", strerror(errno));
+		goto out_hdr;
+	}
+	if (region) {
+		if (write_region(out, h, root, region))
+			goto out_close;
+	} else {
+		for (uint64_t i = 0; i < root->n_recs; i++)
+			if (rec_write(out, h, root->recs[i]))
+				goto out_close;
+	}
+	ret = 0;
+out_close:
+	if (hts_close(out) < 0 && !ret) {
+		fprintf(stderr, "sjmp-sam: view: closing stdout: %s\n", strerror(errno));
+		ret = 1;
+	}
+out_hdr:
+	sam_hdr_destroy(h);
+	return ret;
+}
