@@ -320,7 +320,8 @@ SJMP_API sjmp_sid_t sjmp_seg_find(const char *name);
  * If @vh is the current VAS the segment is mapped at once (and its lock taken if lockable).
  * Return: 0, or -EBADF (bad handle), -EEXIST (already attached there), -EADDRINUSE (overlaps
  * another segment of that VAS), -EACCES (@prot exceeds the segment's or the caller's rights),
- * -EBUSY / -ETIMEDOUT never (an attach into the current VAS blocks for the lock).
+ * -EBUSY (@vh is the caller's current VAS, the segment is lockable and its lock is held
+ * elsewhere: nothing is attached; attach it while outside the VAS and switch in instead).
  */
 SJMP_API int sjmp_seg_attach(sjmp_vh_t vh, sjmp_sid_t sid, unsigned prot);
 

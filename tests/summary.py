@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Adds up the Criterion JSON reports of every test executable (and the compat driver's report,
 written in the same format) and prints per-test skips with their reasons, then one closing line:
-'N passed, N failed, N skipped'. Exits non-zero when anything failed or no test ran."""
+'N passed, N failed, N skipped'. Exits non-zero when anything failed or no test ran.
+The optional second argument is the number of test executables ctest saw fail; each failing
+executable whose report shows no failure (a crash, a sanitizer report at exit) counts as one."""
 import json, pathlib, sys
 
 reports = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))
@@ -21,6 +23,10 @@ for path in reports:
             if t.get("status") == "SKIPPED":
                 why = "; ".join(t.get("messages", [])) or "no reason given"
                 print(f"summary: skipped {path.stem}::{suite['name']}::{t['name']}: {why}")
+ctest_failed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+if ctest_failed and failed == 0:
+    print(f"summary: {ctest_failed} test executable(s) failed outside their reports (see above)")
+    failed += ctest_failed
 print(f"tests: {len(reports)} executables reported")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or passed == 0 else 0)

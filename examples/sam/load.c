@@ -145,6 +145,42 @@ static int load_header(struct arena *a, const sam_hdr_t *h, const char *path,
 	return 0;
 }
 
+/* The header's first line htslib cannot parse into records (1-based), by bisection over
+ * prefixes of the text: htslib says what is wrong but not in which file. */
+static long bad_header_line(const char *text, size_t len)
+{
+	size_t nl = 0, *ends = NULL;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			nl++;
+	ends = malloc((nl + 1) * sizeof(*ends));
+	if (!ends)
+		return 0;
+	nl = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			ends[nl++] = i + 1;
+	if (!nl || ends[nl - 1] != len)
+		ends[nl++] = len;
+	/* Find the fewest lines whose parse fails; the messages of the probes are not needed. */
+	enum htsLogLevel lvl = hts_get_log_level();
+	hts_set_log_level(HTS_LOG_OFF);
+	size_t lo = 1, hi = nl;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		sam_hdr_t *h = sam_hdr_parse(ends[mid - 1], text);
+		int bad = !h || sam_hdr_count_lines(h, "SQ") < 0;
+		sam_hdr_destroy(h);
+		if (bad)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	hts_set_log_level(lvl);
+	free(ends);
+	return (long)lo;
+}
+
 int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 {
 	struct arena a;
@@ -170,6 +206,17 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 			at);
 		err = -EINVAL;
 		goto out_close;
+	}
+	/* htslib parses header lines lazily; samtools view refuses a header whose lines do not
+	 * parse (it adds its @PG line), so refuse it too, and say where. */
+	if (sam_hdr_count_lines(h, "SQ") < 0) {
+		const char *text = sam_hdr_str(h);
+		fprintf(stderr,
+			"sjmp-sam: %s:%ld: bad header line (htslib's message above says why; samtools "
+			"view refuses it too): fix or remove it\n",
+			path, text ? bad_header_line(text, strlen(text)) : 1L);
+		err = -EINVAL;
+		goto out_list;
 	}
 	struct sam_root *root = arena_alloc(&a, sizeof(*root));
 	if (!root)

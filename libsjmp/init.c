@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init.c - library state: the backend, SJMP_DIR, the segment zone reservation, the library
+ * mutex and the fork handlers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "internal.h"
+
+static pthread_mutex_t lib_mutex;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int init_result = -EAGAIN;
+static const struct sjmp__backend *backend;
+static int dir_fd = -1, seg_fd = -1, vas_fd = -1;
+static char dir_path[4096];
+
+void sjmp__lock(void)
+{
+	pthread_mutex_lock(&lib_mutex);
+}
+
+void sjmp__unlock(void)
+{
+	pthread_mutex_unlock(&lib_mutex);
+}
+
+int sjmp__dirfd(void)
+{
+	return dir_fd;
+}
+
+int sjmp__segdirfd(void)
+{
+	return seg_fd;
+}
+
+int sjmp__vasdirfd(void)
+{
+	return vas_fd;
+}
+
+const struct sjmp__backend *sjmp__backend(void)
+{
+	return backend;
+}
+
+bool sjmp__zone_contains(uintptr_t base, size_t size)
+{
+	return base >= SJMP_ZONE_BASE && size <= SJMP_ZONE_SIZE &&
+	       base - SJMP_ZONE_BASE <= SJMP_ZONE_SIZE - size;
+}
+
+int sjmp__zone_unmap(uintptr_t base, size_t size)
+{
+	/* Replacing the range with a fresh PROT_NONE reservation (rather than munmap) keeps the
+	 * host from ever placing its own mappings inside the zone. */
+	void *p = mmap((void *)base, size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+static int reserve_zone(void)
+{
+	void *p = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return sjmp__fail(errno, "sjmp_init: reserving the segment zone",
+				  "something is already mapped in [%#lx, %#lx): do not map there "
+				  "before sjmp_init",
+				  SJMP_ZONE_BASE, SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
+	if (p != (void *)SJMP_ZONE_BASE) { /* kernels before 4.17 ignore the flag */
+		munmap(p, SJMP_ZONE_SIZE);
+		return sjmp__fail(EEXIST, "sjmp_init: reserving the segment zone",
+				  "the kernel placed it elsewhere; Linux 4.17 or later is needed");
+	}
+	return 0;
+}
+
+static int open_subdir(int parent, const char *name, mode_t mode)
+{
+	if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int open_dir(void)
+{
+	const char *env = getenv("SJMP_DIR");
+	if (env && *env)
+		snprintf(dir_path, sizeof(dir_path), "%s", env);
+	else
+		snprintf(dir_path, sizeof(dir_path), "/dev/shm/sjmp-%u", (unsigned)getuid());
+	if (mkdir(dir_path, 0755) < 0 && errno != EEXIST)
+		return sjmp__fail(errno, "sjmp_init: creating SJMP_DIR",
+				  "cannot create %s; set SJMP_DIR to a writable directory",
+				  dir_path);
+	dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return sjmp__fail(errno, "sjmp_init: opening SJMP_DIR",
+				  "%s must be a directory the user can search", dir_path);
+	/* The subdirectories take the directory's own mode, so a group-shared SJMP_DIR stays
+	 * shared. */
+	struct stat st;
+	mode_t mode = fstat(dir_fd, &st) == 0 ? (st.st_mode & 07777) : 0755;
+	seg_fd = open_subdir(dir_fd, "seg", mode);
+	vas_fd = open_subdir(dir_fd, "vas", mode);
+	if (seg_fd < 0 || vas_fd < 0)
+		return sjmp__fail(seg_fd < 0 ? seg_fd : vas_fd, "sjmp_init: opening SJMP_DIR",
+				  "cannot create seg/ and vas/ in %s; check its permissions",
+				  dir_path);
+	return 0;
+}
+
+static int choose_backend(void)
+{
+	const char *want = getenv("SJMP_BACKEND");
+	if (!want || !*want || !strcmp(want, "auto") || !strcmp(want, "mmap")) {
+		/* The kvm backend is not part of this build yet: auto means mmap. */
+		backend = &sjmp__backend_mmap;
+	} else if (!strcmp(want, "kvm")) {
+		return sjmp__fail(ENODEV, "sjmp_init: SJMP_BACKEND=kvm",
+				  "this build has no kvm backend yet; use SJMP_BACKEND=mmap or auto");
+	} else {
+		return sjmp__fail(EINVAL, "sjmp_init: SJMP_BACKEND",
+				  "unknown value \"%s\": use kvm, mmap or auto", want);
+	}
+	return backend->init();
+}
+
+static void atfork_prepare(void)
+{
+	sjmp__lock();
+}
+
+static void atfork_parent(void)
+{
+	sjmp__unlock();
+}
+
+void sjmp__fork_child(void); /* switch.c: the child holds nothing, in the primary VAS */
+
+static void atfork_child(void)
+{
+	sjmp__fork_child();
+	sjmp__unlock();
+}
+
+static void do_init(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&lib_mutex, &a);
+	pthread_mutexattr_destroy(&a);
+
+	int r = open_dir();
+	if (r == 0)
+		r = choose_backend();
+	if (r == 0)
+		r = reserve_zone();
+	if (r == 0)
+		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	if (r < 0) {
+		backend = NULL;
+		if (dir_fd >= 0)
+			close(dir_fd);
+		if (seg_fd >= 0)
+			close(seg_fd);
+		if (vas_fd >= 0)
+			close(vas_fd);
+		dir_fd = seg_fd = vas_fd = -1;
+	}
+	init_result = r;
+}
+
+int sjmp_init(void)
+{
+	pthread_once(&once, do_init);
+	return init_result;
+}
+
+int sjmp__ensure_init(void)
+{
+	return sjmp_init();
+}
+
+enum sjmp_backend_kind sjmp_backend(void)
+{
+	return backend ? backend->kind : SJMP_BACKEND_NONE;
+}
+
+const char *sjmp_backend_name(void)
+{
+	return backend ? backend->name : "none";
+}
+
+unsigned sjmp_caps(void)
+{
+	return backend ? backend->caps : 0;
+}
+
+const char *sjmp_dir(void)
+{
+	return init_result == 0 ? dir_path : NULL;
+}
