@@ -56,7 +56,10 @@ step() {
 # The reference: gunzip first (samtools faidx cannot read plain gzip), then index.
 step lambda_virus.fa sh -c "gzip -dc '$ex/reference/lambda_virus.fa.gz' > lambda_virus.fa.tmp"
 step lambda_virus.fa.fai sh -c 'samtools faidx lambda_virus.fa --fai-idx lambda_virus.fa.fai.tmp'
-step lambda_virus.fa.bwt sh -c 'bwa index lambda_virus.fa 2>/dev/null && cp lambda_virus.fa.bwt lambda_virus.fa.bwt.tmp'
+# bwa index writes five files; .sa is the one this step is known by, so it is moved last.
+step lambda_virus.fa.sa sh -c 'bwa index -p idxtmp lambda_virus.fa 2>/dev/null &&
+	for e in amb ann bwt pac; do mv -f idxtmp.$e lambda_virus.fa.$e; done &&
+	mv -f idxtmp.sa lambda_virus.fa.sa.tmp'
 
 # derived NAME: BAM, coordinate-sorted BAM with index, sorted SAMs (for samtools stages that
 # need sorted or indexed input).
@@ -75,7 +78,10 @@ derived small
 if [ $large -eq 1 ]; then
 	need dwgsim dwgsim
 	# 1.4 M pairs of 150 bp, fixed seed, no extra interleaved FASTQ: ~1.2 GiB of SAM.
-	step sim.bwa.read1.fastq.gz sh -c 'dwgsim -N 1400000 -1 150 -2 150 -z 42 -o 1 lambda_virus.fa sim >/dev/null 2>&1 && cp sim.bwa.read1.fastq.gz sim.bwa.read1.fastq.gz.tmp'
+	# read1 is moved into place last: it is the file this step is known by.
+	step sim.bwa.read1.fastq.gz sh -c 'dwgsim -N 1400000 -1 150 -2 150 -z 42 -o 1 lambda_virus.fa simtmp >/dev/null 2>&1 &&
+		mv -f simtmp.bwa.read2.fastq.gz sim.bwa.read2.fastq.gz &&
+		mv -f simtmp.bwa.read1.fastq.gz sim.bwa.read1.fastq.gz.tmp && rm -f simtmp.*'
 	step large.sam sh -c "bwa mem -t $threads lambda_virus.fa sim.bwa.read1.fastq.gz sim.bwa.read2.fastq.gz > large.sam.tmp 2>/dev/null"
 	derived large
 fi
