@@ -122,7 +122,11 @@ def small_set(rep, var, data, cache):
     for kind in ("sam", "bam"):
         prefix = f"{var.name}/small.{kind}"
         vas = var.fresh_name()
-        rc, _, err = var.cmd("load", f"{data}/small.{kind}", "--vas", vas)
+        # Stages read only the VAS: the loaded file is gone before they run.
+        copy = os.path.join(var.env["SJMP_SAM_MMAPDIR"], f"input-{vas}.{kind}")
+        shutil.copyfile(f"{data}/small.{kind}", copy)
+        rc, _, err = var.cmd("load", copy, "--vas", vas)
+        os.unlink(copy)
         if rc != 0:
             rep.add(f"{prefix}:load", "FAILED", err.strip()[:300])
             continue
