@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "order.h"
 
@@ -95,35 +96,136 @@ int name_cmp(const char *sa, const char *sb)
 	return *a ? 1 : *b ? -1 : 0;
 }
 
+/*
+ * Name order, fast: each name is rewritten once into a key whose plain byte order (memcmp) is
+ * name_cmp's order. A run of digits becomes its length without leading zeros (one byte
+ * '0' + L for L <= 8, else '9' and a byte L) followed by those digits: the length byte lies in
+ * '0'..'9', so it compares with any other character as a digit would, and a longer number
+ * sorts after a shorter one. A NUL ends the name; the READ1/READ2 bits follow, so ties fall to
+ * them and then to the input index. The sort compares 16 cached key bytes that follow the
+ * prefix common to all keys and touches the key itself only on a tie there.
+ */
 struct name_key {
-	struct sam_rec *rec;
+	uint64_t hi, lo;   /* key bytes [lcp, lcp + 16), big-endian, zero-padded */
+	const uint8_t *key; /* the whole key, at its byte lcp */
 	uint64_t idx;
 };
+
+/* Encodes @name (+ @flag's pair bits) at @out; returns the key's length. @out needs
+ * 2 * strlen(name) + 3 bytes. */
+static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	uint8_t *o = out;
+	while (*p) {
+		if (!is_digit(*p)) {
+			*o++ = *p++;
+			continue;
+		}
+		while (*p == '0')
+			p++;
+		const unsigned char *d = p;
+		while (is_digit(*p))
+			p++;
+		size_t len = (size_t)(p - d);
+		if (len <= 8) {
+			*o++ = (uint8_t)('0' + len);
+		} else {
+			*o++ = '9';
+			*o++ = (uint8_t)len;
+		}
+		memcpy(o, d, len);
+		o += len;
+		/* A zero-only run ("00") is a number of length 0: skipped zeros end the run. */
+	}
+	*o++ = 0;
+	*o++ = (uint8_t)(flag & 0xc0);
+	return (size_t)(o - out);
+}
+
+static uint64_t load_be(const uint8_t *p, const uint8_t *end)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | (p + i < end ? p[i] : 0);
+	return v;
+}
 
 static int name_key_cmp(const void *pa, const void *pb)
 {
 	const struct name_key *a = pa, *b = pb;
-	int c = name_cmp(a->rec->qname, b->rec->qname);
-	if (c)
-		return c;
-	c = (int)(a->rec->flag & 0xc0) - (int)(b->rec->flag & 0xc0);
-	if (c)
-		return c;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	/* Compare the rest: up to the NUL, then the pair byte. */
+	const uint8_t *x = a->key, *y = b->key;
+	for (;; x++, y++) {
+		if (*x != *y)
+			return (int)*x - (int)*y;
+		if (!*x) {
+			if (x[1] != y[1])
+				return (int)x[1] - (int)y[1];
+			break;
+		}
+	}
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
 int order_by_name(struct sam_rec **recs, size_t n)
 {
-	struct name_key *k = malloc(n * sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		k[i].rec = recs[i];
-		k[i].idx = i;
-	}
-	qsort(k, n, sizeof(*k), name_key_cmp);
+	if (n < 2)
+		return 0;
+	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		recs[i] = k[i].rec;
+		bytes += 2 * (size_t)recs[i]->l_qname + 3;
+	struct name_key *k = malloc(n * sizeof(*k));
+	uint8_t *buf = malloc(bytes), *o = buf;
+	size_t *len = malloc(n * sizeof(*len));
+	if (!k || !buf || !len) {
+		free(k);
+		free(buf);
+		free(len);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		k[i].key = o;
+		k[i].idx = i;
+		len[i] = name_key_make(recs[i]->qname, recs[i]->flag, o);
+		o += len[i];
+	}
+	/* The prefix every key shares (before its NUL) decides nothing. */
+	size_t lcp = 0;
+	while (1) {
+		uint8_t c = k[0].key[lcp];
+		size_t i;
+		if (!c)
+			break;
+		for (i = 1; i < n && k[i].key[lcp] == c; i++)
+			;
+		if (i < n)
+			break;
+		lcp++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = k[i].key + lcp, *end = k[i].key + len[i];
+		k[i].hi = load_be(p, end);
+		k[i].lo = load_be(p + 8, end);
+		k[i].key = p;
+	}
+	free(len);
+	qsort(k, n, sizeof(*k), name_key_cmp);
+	struct sam_rec **tmp = malloc(n * sizeof(*tmp));
+	if (!tmp) {
+		free(k);
+		free(buf);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = recs[k[i].idx];
+	memcpy(recs, tmp, n * sizeof(*tmp));
+	free(tmp);
 	free(k);
+	free(buf);
 	return 0;
 }
