@@ -28,6 +28,69 @@ static int coord_cmp(const void *pa, const void *pb)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/*
+ * The common case, fast: when every reference index fits 30 bits and every pos + 1 fits 32,
+ * (tid, pos + 1, strand) packs into one 64-bit key, and a least-significant-digit radix sort
+ * (stable by construction) orders (key, record) pairs in 6 passes of 11 bits.
+ * Return: 0 when done, 1 when a key does not fit (the caller sorts another way), -ENOMEM.
+ */
+#define RADIX_BITS 11
+#define RADIX_PASSES 6 /* 66 bits >= 63 used */
+struct radix_item {
+	uint64_t key;
+	struct sam_rec *rec;
+};
+
+static int order_by_coord_radix(struct sam_rec **recs, size_t n)
+{
+	struct radix_item *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	static size_t count[RADIX_PASSES][1 << RADIX_BITS];
+	int ret = 1;
+	if (!a || !b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++) {
+		const struct sam_rec *r = recs[i];
+		/* No reference (-1) sorts after all: 2^30 - 1, larger than any tid kept here. */
+		uint64_t tid = r->tid < 0 ? (1u << 30) - 1 : (uint64_t)r->tid;
+		uint64_t pos = (uint64_t)(r->pos + 1);
+		if (tid >= (1u << 30) - 1 && r->tid >= 0)
+			goto out;
+		if (pos >> 32)
+			goto out;
+		uint64_t key = tid << 33 | pos << 1 | ((r->flag & 0x10) ? 1 : 0);
+		a[i].key = key;
+		a[i].rec = recs[i];
+		for (int p = 0; p < RADIX_PASSES; p++)
+			count[p][(key >> (p * RADIX_BITS)) & ((1 << RADIX_BITS) - 1)]++;
+	}
+	for (int p = 0; p < RADIX_PASSES; p++) {
+		size_t sum = 0, *c = count[p];
+		/* A digit that is the same in every key moves nothing: skip its pass. */
+		if (c[(a[0].key >> (p * RADIX_BITS)) & ((1 << RADIX_BITS) - 1)] == n)
+			continue;
+		for (size_t d = 0; d < (1 << RADIX_BITS); d++) {
+			size_t t = c[d];
+			c[d] = sum;
+			sum += t;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[c[(a[i].key >> (p * RADIX_BITS)) & ((1 << RADIX_BITS) - 1)]++] = a[i];
+		struct radix_item *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		recs[i] = a[i].rec;
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	return ret;
+}
+
 int order_by_coord(struct sam_rec **recs, size_t n)
 {
 	/* Already in order (a coordinate-sorted input, or per-reference lists of one): done. */
@@ -43,6 +106,8 @@ int order_by_coord(struct sam_rec **recs, size_t n)
 	if (i >= n)
 		return 0;
 
+	if (!order_by_coord_radix(recs, n))
+		return 0;
 	struct coord_key *k = malloc(n * sizeof(*k));
 	if (!k)
 		return -ENOMEM;

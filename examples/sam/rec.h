@@ -42,4 +42,25 @@ int root_check(const struct sam_root *root, const char *what);
  */
 int rec_write(htsFile *out, sam_hdr_t *h, const struct sam_rec *r);
 
+/* How far ahead rec_prefetch() reaches: a record's struct first, its data once the struct
+ * (which holds the data's address) has had time to arrive. */
+#define REC_AHEAD_STRUCT 16
+#define REC_AHEAD_DATA 8
+
+/**
+ * rec_prefetch() - start loading the records that a walk over @v (@n pointers) will reach
+ * after index @i. Sorted orders visit records in an order unrelated to where they lie, so
+ * without this every record costs a few cache and TLB misses in a row.
+ */
+static inline void rec_prefetch(struct sam_rec *const *v, size_t i, size_t n)
+{
+	if (i + REC_AHEAD_STRUCT < n)
+		__builtin_prefetch(v[i + REC_AHEAD_STRUCT]);
+	if (i + REC_AHEAD_DATA < n) {
+		const struct sam_rec *r = v[i + REC_AHEAD_DATA];
+		for (uint32_t k = 0; k < r->l_data; k += 64)
+			__builtin_prefetch(r->qname + k);
+	}
+}
+
 #endif /* SAM_REC_H */

@@ -16,6 +16,7 @@
 
 #include <htslib/sam.h>
 
+#include "rec.h"
 #include "stages.h"
 
 #define DEPTH_SKIP (BAM_FUNMAP | BAM_FSECONDARY | BAM_FQCFAIL | BAM_FDUP)
@@ -72,6 +73,7 @@ static int depth_ref(struct window *w, const struct sam_ref *ref, FILE *out)
 	hts_pos_t hi = -1; /* end of the furthest span so far */
 	for (uint64_t i = 0; i < ref->n_recs; i++) {
 		const struct sam_rec *r = ref->by_pos[i];
+		rec_prefetch(ref->by_pos, i, ref->n_recs);
 		if ((r->flag & DEPTH_SKIP) || r->pos < 0)
 			continue;
 		if (hi < 0) {

@@ -44,6 +44,7 @@ static int feed_next(void *data, bam1_t *b)
 	while (f->tid < f->root->n_refs) {
 		const struct sam_ref *ref = &f->root->refs[f->tid];
 		while (f->i < ref->n_recs) {
+			rec_prefetch(ref->by_pos, f->i, ref->n_recs);
 			const struct sam_rec *r = ref->by_pos[f->i++];
 			if (skip(r))
 				continue;

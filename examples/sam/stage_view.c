@@ -76,6 +76,7 @@ static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
 	const struct sam_ref *ref = &root->refs[tid];
 	for (uint64_t i = first_overlap(ref, beg); i < ref->n_recs; i++) {
 		const struct sam_rec *r = ref->by_pos[i];
+		rec_prefetch(ref->by_pos, i, ref->n_recs);
 		if (r->pos >= end)
 			break;
 		if (r->endpos > beg && rec_write(out, h, r))
