@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "order.h"
+#include "rec.h"
 
 /* Sort keys are copied next to the pointer so that comparisons touch one array, not the
  * records scattered over the store; the input index breaks ties, which makes qsort stable. */
@@ -167,17 +168,23 @@ int name_cmp(const char *sa, const char *sb)
  * '0' + L for L <= 8, else '9' and a byte L) followed by those digits: the length byte lies in
  * '0'..'9', so it compares with any other character as a digit would, and a longer number
  * sorts after a shorter one. A NUL ends the name; the READ1/READ2 bits follow, so ties fall to
- * them and then to the input index. The sort compares 16 cached key bytes that follow the
- * prefix common to all keys and touches the key itself only on a tie there.
+ * them and then to the input index.
+ *
+ * The keys are then sorted most-significant part first: 16 key bytes at a time are cached in
+ * the sort items as two integers, the items sorted on them, and each group of equal items
+ * sorted again on the next 16 bytes after the prefix the group shares. Real read names share
+ * long prefixes (an instrument and run, a contig name), so comparing whole names costs a
+ * cache miss and a long byte loop each time; this way almost every comparison is two integers.
  */
 struct name_key {
-	uint64_t hi, lo;   /* key bytes [lcp, lcp + 16), big-endian, zero-padded */
-	const uint8_t *key; /* the whole key, at its byte lcp */
-	uint64_t idx;
+	uint64_t hi, lo;    /* key bytes [depth, depth + 16), big-endian, zero-padded */
+	const uint8_t *key; /* the whole key */
+	uint32_t len;       /* its length, NUL and pair byte included */
+	uint32_t idx;       /* input index */
 };
 
 /* Encodes @name (+ @flag's pair bits) at @out; returns the key's length. @out needs
- * 2 * strlen(name) + 3 bytes. */
+ * 2 * strlen(name) + 2 bytes. */
 static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
 {
 	const unsigned char *p = (const unsigned char *)name;
@@ -201,91 +208,122 @@ static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
 		}
 		memcpy(o, d, len);
 		o += len;
-		/* A zero-only run ("00") is a number of length 0: skipped zeros end the run. */
 	}
 	*o++ = 0;
 	*o++ = (uint8_t)(flag & 0xc0);
 	return (size_t)(o - out);
 }
 
-static uint64_t load_be(const uint8_t *p, const uint8_t *end)
+/* 8 key bytes at @p as a big-endian integer; keys are followed by 16 zero bytes, so a window
+ * past a key's end reads zeros. */
+static uint64_t load_be(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | (p + i < end ? p[i] : 0);
-	return v;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return __builtin_bswap64(v);
 }
 
-static int name_key_cmp(const void *pa, const void *pb)
+static int cmp_cached(const void *pa, const void *pb)
 {
 	const struct name_key *a = pa, *b = pb;
 	if (a->hi != b->hi)
 		return a->hi < b->hi ? -1 : 1;
 	if (a->lo != b->lo)
 		return a->lo < b->lo ? -1 : 1;
-	/* Compare the rest: up to the NUL, then the pair byte. */
-	const uint8_t *x = a->key, *y = b->key;
-	for (;; x++, y++) {
-		if (*x != *y)
-			return (int)*x - (int)*y;
-		if (!*x) {
-			if (x[1] != y[1])
-				return (int)x[1] - (int)y[1];
-			break;
-		}
-	}
+	return 0;
+}
+
+/* Whole keys, then input order: for small groups. */
+static int cmp_whole(const struct name_key *a, const struct name_key *b)
+{
+	uint32_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->key, b->key, n);
+	if (c)
+		return c;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int cmp_idx(const void *pa, const void *pb)
+{
+	const struct name_key *a = pa, *b = pb;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+#define NAME_SMALL 12
+
+/* Sort @k (@n items) whose keys are known equal before byte @depth. */
+static void name_sort_range(struct name_key *k, size_t n, size_t depth)
+{
+	if (n <= NAME_SMALL) {
+		for (size_t i = 1; i < n; i++) {
+			struct name_key t = k[i];
+			size_t j = i;
+			for (; j > 0 && cmp_whole(&t, &k[j - 1]) < 0; j--)
+				k[j] = k[j - 1];
+			k[j] = t;
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		k[i].hi = load_be(k[i].key + depth);
+		k[i].lo = load_be(k[i].key + depth + 8);
+	}
+	qsort(k, n, sizeof(*k), cmp_cached);
+	for (size_t s = 0, e; s < n; s = e) {
+		for (e = s + 1; e < n && !cmp_cached(&k[s], &k[e]); e++)
+			;
+		if (e - s == 1)
+			continue;
+		/* A key that ends inside the window (its NUL and pair byte included) equals every
+		 * key of its group: only the input order is left. */
+		if (k[s].len <= depth + 16) {
+			qsort(k + s, e - s, sizeof(*k), cmp_idx);
+			continue;
+		}
+		/* Skip what the whole group shares after the window. */
+		size_t lcp = k[s].len - (depth + 16);
+		for (size_t j = s + 1; j < e && lcp; j++) {
+			const uint8_t *x = k[s].key + depth + 16, *y = k[j].key + depth + 16;
+			size_t m = 0, lim = k[j].len - (depth + 16);
+			if (lim > lcp)
+				lim = lcp;
+			while (m < lim && x[m] == y[m])
+				m++;
+			lcp = m;
+		}
+		name_sort_range(k + s, e - s, depth + 16 + lcp);
+	}
 }
 
 int order_by_name(struct sam_rec **recs, size_t n)
 {
 	if (n < 2)
 		return 0;
+	if (n > UINT32_MAX)
+		return -ENOMEM;
 	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		bytes += 2 * (size_t)recs[i]->l_qname + 3;
+		bytes += 2 * (size_t)recs[i]->l_qname + 2 + 16;
 	struct name_key *k = malloc(n * sizeof(*k));
 	uint8_t *buf = malloc(bytes), *o = buf;
-	size_t *len = malloc(n * sizeof(*len));
-	if (!k || !buf || !len) {
+	struct sam_rec **tmp = malloc(n * sizeof(*tmp));
+	if (!k || !buf || !tmp) {
 		free(k);
 		free(buf);
-		free(len);
+		free(tmp);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		k[i].key = o;
-		k[i].idx = i;
-		len[i] = name_key_make(recs[i]->qname, recs[i]->flag, o);
-		o += len[i];
+		k[i].idx = (uint32_t)i;
+		rec_prefetch(recs, i, n);
+		k[i].len = (uint32_t)name_key_make(recs[i]->qname, recs[i]->flag, o);
+		memset(o + k[i].len, 0, 16);
+		o += k[i].len + 16;
 	}
-	/* The prefix every key shares (before its NUL) decides nothing. */
-	size_t lcp = 0;
-	while (1) {
-		uint8_t c = k[0].key[lcp];
-		size_t i;
-		if (!c)
-			break;
-		for (i = 1; i < n && k[i].key[lcp] == c; i++)
-			;
-		if (i < n)
-			break;
-		lcp++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *p = k[i].key + lcp, *end = k[i].key + len[i];
-		k[i].hi = load_be(p, end);
-		k[i].lo = load_be(p + 8, end);
-		k[i].key = p;
-	}
-	free(len);
-	qsort(k, n, sizeof(*k), name_key_cmp);
-	struct sam_rec **tmp = malloc(n * sizeof(*tmp));
-	if (!tmp) {
-		free(k);
-		free(buf);
-		return -ENOMEM;
-	}
+	name_sort_range(k, n, 0);
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = recs[k[i].idx];
 	memcpy(recs, tmp, n * sizeof(*tmp));
