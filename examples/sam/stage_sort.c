@@ -13,6 +13,7 @@
 #include "rec.h"
 #include "stages.h"
 #include "store.h"
+#include "write.h"
 
 int stage_sort(struct sam_root *root, struct sam_store *s, int by_name)
 {
@@ -54,11 +55,8 @@ int stage_sort(struct sam_root *root, struct sam_store *s, int by_name)
 		fprintf(stderr, "sjmp-sam: sort: writing the header: %s\n", strerror(errno));
 		goto out_close;
 	}
-	for (size_t i = 0; i < n; i++) {
-		rec_prefetch(ord, i, n);
-		if (rec_write(out, h, ord[i]))
-			goto out_close;
-	}
+	if (write_recs(out, h, ord, n))
+		goto out_close;
 	ret = 0;
 out_close:
 	if (hts_close(out) < 0 && !ret) {

@@ -13,6 +13,7 @@
 #include "order.h"
 #include "rec.h"
 #include "stages.h"
+#include "write.h"
 
 /* First index whose running maximum end passes @beg: no record before it can overlap. */
 static uint64_t first_overlap(const struct sam_ref *ref, hts_pos_t beg)
@@ -73,16 +74,24 @@ static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
 			region);
 		return -1;
 	}
+	/* The overlapping records are a run of the index with a few ending too early mixed in:
+	 * gather them, then format them on two threads. */
 	const struct sam_ref *ref = &root->refs[tid];
-	for (uint64_t i = first_overlap(ref, beg); i < ref->n_recs; i++) {
-		const struct sam_rec *r = ref->by_pos[i];
-		rec_prefetch(ref->by_pos, i, ref->n_recs);
-		if (r->pos >= end)
-			break;
-		if (r->endpos > beg && rec_write(out, h, r))
-			return -1;
+	uint64_t first = first_overlap(ref, beg), last = first;
+	while (last < ref->n_recs && ref->by_pos[last]->pos < end)
+		last++;
+	struct sam_rec **v = malloc((last - first + 1) * sizeof(*v));
+	if (!v) {
+		fprintf(stderr, "sjmp-sam: view: out of memory\n");
+		return -1;
 	}
-	return 0;
+	size_t n = 0;
+	for (uint64_t i = first; i < last; i++)
+		if (ref->by_pos[i]->endpos > beg)
+			v[n++] = ref->by_pos[i];
+	int ret = write_recs(out, h, v, n);
+	free(v);
+	return ret;
 }
 
 int stage_view(const struct sam_root *root, const char *region)
