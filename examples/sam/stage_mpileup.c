@@ -11,7 +11,10 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <htslib/kstring.h>
 
 #include <htslib/sam.h>
 
@@ -61,70 +64,96 @@ static int qual_at(const bam_pileup1_t *p)
 	return p->qpos < p->b->core.l_qseq ? bam_get_qual(p->b)[p->qpos] : 0;
 }
 
-static int put_entry(const bam_pileup1_t *p, kstring_t *ins, FILE *out)
+/* Lookup tables: a base as printed on each strand, and a quality as printed. */
+struct tables {
+	char base[2][16]; /* [reverse][4-bit code] */
+	char qual[256];
+};
+
+static void tables_init(struct tables *t)
+{
+	for (int c = 0; c < 16; c++) {
+		t->base[0][c] = (char)toupper((unsigned char)seq_nt16_str[c]);
+		t->base[1][c] = (char)tolower((unsigned char)seq_nt16_str[c]);
+	}
+	for (int q = 0; q < 256; q++)
+		t->qual[q] = (char)(q + 33 < 126 ? q + 33 : 126);
+}
+
+/* One pileup entry as samtools prints it: read start (^ and the mapping quality), the base
+ * (or * for a deletion, > < for a reference skip), an insertion or deletion that follows it
+ * (+N/-N and its bases), read end ($). */
+static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *ins,
+		     kstring_t *o)
 {
 	const bam1_t *b = p->b;
 	int rev = bam_is_rev(b);
 	if (p->is_head) {
-		putc('^', out);
-		putc(b->core.qual > 93 ? 126 : b->core.qual + 33, out);
+		kputc_('^', o);
+		kputc_(b->core.qual > 93 ? 126 : b->core.qual + 33, o);
 	}
-	if (!p->is_del) {
-		int c = p->qpos < b->core.l_qseq ?
-				seq_nt16_str[bam_seqi(bam_get_seq(b), p->qpos)] :
-				'N';
-		putc(rev ? tolower(c) : toupper(c), out);
-	} else {
-		putc(p->is_refskip ? (rev ? '<' : '>') : '*', out);
-	}
+	if (!p->is_del)
+		kputc_(p->qpos < b->core.l_qseq ? t->base[rev][bam_seqi(bam_get_seq(b), p->qpos)] :
+						  (rev ? 'n' : 'N'),
+		       o);
+	else
+		kputc_(p->is_refskip ? (rev ? '<' : '>') : '*', o);
 	int del_len = -p->indel;
 	if (p->indel > 0) {
 		ins->l = 0;
 		int len = bam_plp_insertion_mod(p, NULL, ins, &del_len);
 		if (len < 0)
 			return -1;
-		fprintf(out, "+%d", len);
+		kputc_('+', o);
+		kputw(len, o);
 		for (size_t k = 0; k < ins->l; k++)
-			putc(rev ? tolower((unsigned char)ins->s[k]) :
-				   toupper((unsigned char)ins->s[k]),
-			     out);
+			kputc_(rev ? tolower((unsigned char)ins->s[k]) :
+				     toupper((unsigned char)ins->s[k]),
+			       o);
 	}
 	if (del_len > 0) {
-		fprintf(out, "-%d", del_len);
+		kputc_('-', o);
+		kputw(del_len, o);
 		for (int k = 0; k < del_len; k++)
-			putc(rev ? 'n' : 'N', out);
+			kputc_(rev ? 'n' : 'N', o);
 	}
 	if (p->is_tail)
-		putc('$', out);
+		kputc_('$', o);
 	return 0;
 }
 
 static int put_position(const struct sam_root *root, int tid, hts_pos_t pos, int n,
-			const bam_pileup1_t *plp, kstring_t *ins, FILE *out)
+			const bam_pileup1_t *plp, const struct tables *t, kstring_t *ins,
+			kstring_t *o)
 {
 	int cnt = 0;
 	for (int j = 0; j < n; j++)
 		if (qual_at(&plp[j]) >= MPILEUP_MIN_BQ)
 			cnt++;
-	fprintf(out, "%s\t%" PRId64 "\tN\t%d\t", root->refs[tid].name, (int64_t)pos + 1, cnt);
+	kputs(root->refs[tid].name, o);
+	kputc_('\t', o);
+	kputll(pos + 1, o);
+	kputsn_("\tN\t", 3, o);
+	kputw(cnt, o);
+	kputc_('\t', o);
 	if (n == 0) {
-		fputs("*\t*\n", out);
+		kputsn_("*\t*\n", 4, o);
 		return 0;
 	}
 	for (int j = 0; j < n; j++)
-		if (qual_at(&plp[j]) >= MPILEUP_MIN_BQ && put_entry(&plp[j], ins, out))
+		if (qual_at(&plp[j]) >= MPILEUP_MIN_BQ && put_entry(&plp[j], t, ins, o))
 			return -1;
 	if (!cnt)
-		putc('*', out);
-	putc('\t', out);
+		kputc_('*', o);
+	kputc_('\t', o);
 	for (int j = 0; j < n; j++) {
 		int q = qual_at(&plp[j]);
 		if (q >= MPILEUP_MIN_BQ)
-			putc(q + 33 < 126 ? q + 33 : 126, out);
+			kputc_(t->qual[q], o);
 	}
 	if (!cnt)
-		putc('*', out);
-	putc('\n', out);
+		kputc_('*', o);
+	kputc_('\n', o);
 	return 0;
 }
 
@@ -148,12 +177,22 @@ int stage_mpileup(const struct sam_root *root, FILE *out)
 	}
 	bam_mplp_set_maxcnt(it, MPILEUP_MAX_DEPTH);
 	int r;
+	struct tables t;
+	kstring_t o = { 0, 0, NULL };
+	tables_init(&t);
 	while ((r = bam_mplp64_auto(it, &tid, &pos, &n, plp)) > 0) {
-		if (put_position(root, tid, pos, n, plp[0], &ins, out)) {
+		if (put_position(root, tid, pos, n, plp[0], &t, &ins, &o)) {
 			fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
+			free(o.s);
 			goto out;
 		}
+		if (o.l >= (1 << 20)) {
+			fwrite(o.s, 1, o.l, out);
+			o.l = 0;
+		}
 	}
+	fwrite(o.s, 1, o.l, out);
+	free(o.s);
 	if (r < 0) {
 		fprintf(stderr, "sjmp-sam: mpileup: the pileup failed (records out of order?)\n");
 		goto out;
