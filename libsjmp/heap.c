@@ -145,6 +145,18 @@ static uint64_t block_need(size_t size, uint64_t heap_bytes)
 	return need < MIN_BLOCK ? MIN_BLOCK : need;
 }
 
+/* A logged store may only target the mutable part of the state or the heap. */
+static bool log_target_ok(const struct heap_state *st, uint64_t off)
+{
+	uint64_t lo = STATE_OFF + offsetof(struct heap_state, top);
+	uint64_t hi = STATE_OFF + offsetof(struct heap_state, log_count);
+	if (off % 8)
+		return false;
+	if (off >= lo && off < hi)
+		return true;
+	return off >= st->heap_start && off <= st->heap_end - 8;
+}
+
 /*
  * put() - the only way metadata changes: log (offset, old value), then store. The log entry is
  * complete before the count covers it, and the count covers it before the store happens, so a
@@ -153,6 +165,13 @@ static uint64_t block_need(size_t size, uint64_t heap_bytes)
 static void put(struct op *o, uint64_t off, uint64_t val)
 {
 	struct heap_state *st = o->st;
+	if (o->err)
+		return;
+	/* The last line of defence against damaged links: never store outside the heap. */
+	if (!log_target_ok(st, off)) {
+		o->err = -EUCLEAN;
+		return;
+	}
 	uint64_t *p = (uint64_t *)(o->base + off);
 	uint64_t old = *p;
 	if (old == val)
@@ -189,18 +208,6 @@ static void commit(struct op *o)
 	fault_point();
 	__atomic_store_n(&o->st->log_count, 0, __ATOMIC_RELAXED);
 	barrier();
-}
-
-/* A logged store may only target the mutable part of the state or the heap. */
-static bool log_target_ok(const struct heap_state *st, uint64_t off)
-{
-	uint64_t lo = STATE_OFF + offsetof(struct heap_state, top);
-	uint64_t hi = STATE_OFF + offsetof(struct heap_state, log_count);
-	if (off % 8)
-		return false;
-	if (off >= lo && off < hi)
-		return true;
-	return off >= st->heap_start && off <= st->heap_end - 8;
 }
 
 /* The fields every operation relies on before following any offset. */
@@ -278,6 +285,8 @@ static void bin_insert(struct op *o, uint64_t off, uint64_t size)
 {
 	unsigned i = bin_of(size);
 	uint64_t head = o->st->bins[i];
+	if (head && !free_link_ok(o, head))
+		return;
 	put(o, off + W_NEXT, head);
 	put(o, off + W_PREV, 0);
 	if (head)
