@@ -41,8 +41,10 @@
 #define F_MASK 15ULL
 #define SMALL_MAX 512		     /* largest exact size class */
 #define NSMALL (SMALL_MAX / ALIGN - 1) /* classes 32, 48, ..., 512 */
-#define NBINS (NSMALL + 40)	     /* then [2^k, 2^(k+1)) for k = 9..48 */
-#define SCAN_LIMIT 32		     /* nodes examined for a best fit before trying larger lists */
+#define NSUB 4			     /* lists per power of two above SMALL_MAX */
+#define NBINS (NSMALL + 40 * NSUB)   /* then quarters of [2^k, 2^(k+1)) for k = 9..48 */
+#define NMAPWORDS ((NBINS + 63) / 64)
+#define SCAN_LIMIT 16		     /* nodes examined for a best fit before trying larger lists */
 /*
  * The longest operation (a free merging on both sides, or a realloc that shrinks and merges)
  * logs about 20 stores; the tests assert the high-water mark (log_peak) stays well below.
@@ -73,7 +75,7 @@ struct heap_state {
 	uint64_t used_blocks; /* allocated blocks */
 	uint64_t free_bytes;  /* free blocks in lists (top excluded) */
 	uint64_t free_blocks; /* free blocks in lists */
-	uint64_t binmap[2];   /* bit i set iff bins[i] != 0 */
+	uint64_t binmap[NMAPWORDS]; /* bit i set iff bins[i] != 0 */
 	uint64_t bins[NBINS]; /* first free block of each size class, 0 = empty */
 	uint64_t log_count;   /* valid entries of log[]; 0 outside an operation */
 	uint64_t log_peak;    /* diagnostics: most entries any operation used (not logged) */
@@ -132,7 +134,8 @@ static unsigned bin_of(uint64_t size)
 	if (size <= SMALL_MAX)
 		return (unsigned)(size / ALIGN) - 2;
 	unsigned lg = 63 - (unsigned)__builtin_clzll(size);
-	unsigned i = NSMALL + lg - 9;
+	unsigned sub = (unsigned)(size >> (lg - 2)) & (NSUB - 1);
+	unsigned i = NSMALL + (lg - 9) * NSUB + sub;
 	return i < NBINS ? i : NBINS - 1;
 }
 
@@ -344,7 +347,7 @@ static uint64_t scan_bin(struct op *o, unsigned i, uint64_t need, uint64_t limit
 /* First non-empty list after @i, or NBINS. */
 static unsigned next_bin(const struct heap_state *st, unsigned i)
 {
-	for (unsigned w = (i + 1) / 64; w < 2; w++) {
+	for (unsigned w = (i + 1) / 64; w < NMAPWORDS; w++) {
 		uint64_t bits = st->binmap[w];
 		if (w == (i + 1) / 64)
 			bits &= ~0ULL << ((i + 1) % 64);
@@ -354,8 +357,12 @@ static unsigned next_bin(const struct heap_state *st, unsigned i)
 	return NBINS;
 }
 
-/* Take a free block of at least @need bytes out of the lists; 0 if none. */
-static uint64_t take_free(struct op *o, uint64_t need)
+/*
+ * Take a free block of at least @need bytes out of the lists; 0 if none. Its own list is
+ * scanned only partly, so that a long list of near misses costs little; when top cannot serve
+ * the request either (@full), the whole list is scanned before giving up.
+ */
+static uint64_t take_free(struct op *o, uint64_t need, bool full)
 {
 	struct heap_state *st = o->st;
 	unsigned i = bin_of(need);
@@ -363,14 +370,13 @@ static uint64_t take_free(struct op *o, uint64_t need)
 	if (i < NSMALL)
 		off = st->bins[i];
 	else
-		off = scan_bin(o, i, need, SCAN_LIMIT);
+		off = scan_bin(o, i, need, full ? (st->heap_end - st->heap_start) / MIN_BLOCK
+						: SCAN_LIMIT);
 	if (!off && !o->err) {
 		unsigned j = next_bin(st, i);
 		if (j < NBINS)
 			off = st->bins[j];
 	}
-	if (!off && !o->err && i >= NSMALL) /* last resort before top: the whole list */
-		off = scan_bin(o, i, need, (st->heap_end - st->heap_start) / MIN_BLOCK);
 	if (!off || o->err || !free_link_ok(o, off))
 		return 0;
 	bin_remove(o, off, bsize(rd(o->base, off)));
@@ -400,7 +406,8 @@ static void make_free(struct op *o, uint64_t off, uint64_t size)
 static uint64_t alloc_block(struct op *o, uint64_t need)
 {
 	struct heap_state *st = o->st;
-	uint64_t off = take_free(o, need);
+	bool top_fits = st->heap_end - st->top >= need;
+	uint64_t off = take_free(o, need, !top_fits);
 	if (o->err)
 		return 0;
 	if (off) {
@@ -418,7 +425,7 @@ static uint64_t alloc_block(struct op *o, uint64_t need)
 			set_prev_inuse(o, off + need, true);
 		}
 	} else {
-		if (st->heap_end - st->top < need)
+		if (!top_fits)
 			return 0;
 		off = st->top;
 		put(o, off + W_HEAD, need | F_INUSE | F_PREV_INUSE);
@@ -841,8 +848,13 @@ static int check_bins(struct checker *c)
 {
 	const struct heap_state *st = c->st;
 	uint64_t listed = 0;
-	for (unsigned i = 0; i < NBINS; i++) {
+	for (unsigned i = 0; i < NMAPWORDS * 64; i++) {
 		bool bit = st->binmap[i / 64] & (1ULL << (i % 64));
+		if (i >= NBINS) {
+			if (bit)
+				return bad(c, "bitmap bit %u set beyond the last list", i);
+			continue;
+		}
 		if (bit != (st->bins[i] != 0))
 			return bad(c, "list %u: bitmap bit %d disagrees with head %#llx", i, bit,
 				   (unsigned long long)st->bins[i]);
