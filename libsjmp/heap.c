@@ -241,10 +241,12 @@ static int rollback(void *base)
 	 * Replaying is idempotent (each word ends at its oldest logged value), so a crash in here
 	 * is repaired by the next recovery.
 	 */
-	for (uint64_t i = n; i-- > 0;)
+	for (uint64_t i = n; i-- > 0;) {
 		__atomic_store_n((uint64_t *)((char *)base + st->log[i].off), st->log[i].old,
 				 __ATOMIC_RELAXED);
-	barrier();
+		barrier();
+		fault_point();
+	}
 	__atomic_store_n(&st->log_count, 0, __ATOMIC_RELAXED);
 	barrier();
 	return 0;

@@ -293,3 +293,66 @@ Test(heap_crash, nonempty_log_is_rolled_back_even_without_owner_died, .timeout =
 	cr_assert_eq(memcmp((uint8_t *)base + hs, snap + hs, SEG_SIZE - hs), 0);
 	free(snap);
 }
+
+/* Fork, run @fn with the hook killing at step @at; true if the child was killed. */
+static bool run_killed(void (*fn)(void *base), void *base, unsigned long at)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		test_fail_hard = true;
+		hook_kill_at = at;
+		sjmp__heap_fault_hook = kill_hook;
+		fn(base);
+		_exit(0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	if (WIFEXITED(st))
+		return false;
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+	return true;
+}
+
+static void free_between_holes(void *base)
+{
+	sjmp__heap_free(base, NULL, blk[6]);
+}
+
+static void recover_only(void *base)
+{
+	sjmp__heap_recover(base);
+}
+
+Test(heap_crash, kill_during_recovery_is_repaired_by_the_next_recovery, .timeout = 60)
+{
+	void *base = test_heap_new(SEG_SIZE);
+	uint8_t *snap = malloc(SEG_SIZE), *crashed = malloc(SEG_SIZE);
+	cr_assert(snap && crashed);
+	uint32_t hs = ((struct sjmp_seg_header *)base)->header_size;
+	prepare(base);
+	memcpy(snap, base, SEG_SIZE);
+	unsigned long tried = 0;
+	/* Every third crash point of the operation, then every crash point of its recovery. */
+	for (unsigned long k = 2;; k += 3) {
+		memcpy(base, snap, SEG_SIZE);
+		if (!run_killed(free_between_holes, base, k))
+			break;
+		memcpy(crashed, base, SEG_SIZE);
+		for (unsigned long j = 1;; j++) {
+			memcpy(base, crashed, SEG_SIZE);
+			bool killed = run_killed(recover_only, base, j);
+			sjmp__heap_recover(base);
+			test_check(base);
+			cr_assert_eq(memcmp((uint8_t *)base + hs, snap + hs, SEG_SIZE - hs), 0,
+				     "op step %lu, recovery step %lu: not rolled back", k, j);
+			tried++;
+			if (!killed)
+				break;
+		}
+	}
+	cr_log_info("%lu crashes during recovery", tried);
+	cr_assert_gt(tried, 50);
+	free(snap);
+	free(crashed);
+}
