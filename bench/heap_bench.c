@@ -30,8 +30,8 @@
 
 #define SEG_BASE ((void *)0x190000000000UL) /* inside the segment zone */
 #define SEG_SIZE (1UL << 30)
-#define NSLOTS 4096
-#define RUNS 7
+#define NSLOTS   4096
+#define RUNS     7
 
 struct op {
 	uint32_t slot;
@@ -168,11 +168,13 @@ static double measure(const struct trace *t, const char *alloc, void (*run)(cons
 		if (r >= 0)
 			ns[r] = (t1 - t0) / (double)t->n;
 		if (run == run_sjmp) {
-			/* Verify: the trace frees everything, so the heap must be clean and empty. */
+			/* Verify: the trace frees everything, so the heap must be clean and empty.
+			 */
 			struct sjmp_heap_stats s;
 			char why[200];
 			if (sjmp__heap_check(SEG_BASE, &s, why, sizeof(why)) != 0 || s.used_blocks)
-				fprintf(stderr, "heap_bench: sjmp heap damaged: %s\n", why), exit(1);
+				fprintf(stderr, "heap_bench: sjmp heap damaged: %s\n", why),
+				    exit(1);
 		}
 	}
 	qsort(ns, RUNS, sizeof(ns[0]), cmp_double);
@@ -262,11 +264,11 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
 	void *b = mmap(SEG_BASE, SEG_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	               MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (b != SEG_BASE)
 		fail("mmap of the segment");
 	struct trace traces[] = {make_trace("mixed", n, size_mixed),
-				 make_trace("large", n / 4, size_large)};
+	                         make_trace("large", n / 4, size_large)};
 	for (size_t i = 0; i < sizeof(traces) / sizeof(traces[0]); i++) {
 		const struct trace *t = &traces[i];
 		frag_sjmp(t);

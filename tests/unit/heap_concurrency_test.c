@@ -7,7 +7,7 @@
 
 #define SEG_SIZE (4u << 20)
 #define NTHREADS 4
-#define OPS 20000
+#define OPS      20000
 
 struct worker {
 	pthread_t t;

@@ -9,8 +9,8 @@
 
 #include "heap_util.h"
 
-#define SEG_SIZE (256u << 10)
-#define NSLOTS 256
+#define SEG_SIZE  (256u << 10)
+#define NSLOTS    256
 #define MAX_ALLOC 2048
 
 /* What the killed child had live, kept in shared memory in program order. */
@@ -25,7 +25,7 @@ static void order(void)
 }
 
 static __attribute__((noreturn)) void churn(void *base, const struct sjmp__heap_sync *sync,
-					    struct slots *t, uint64_t rng)
+                                            struct slots *t, uint64_t rng)
 {
 	test_fail_hard = true;
 	for (;;) {
@@ -34,7 +34,7 @@ static __attribute__((noreturn)) void churn(void *base, const struct sjmp__heap_
 		uintptr_t p = t->slot[i];
 		if (!p) {
 			void *q = rnd(&rng) % 8 ? sjmp__heap_malloc(base, sync, size)
-						: sjmp__heap_calloc(base, sync, 1, size);
+			                        : sjmp__heap_calloc(base, sync, 1, size);
 			order();
 			t->slot[i] = (uintptr_t)q;
 		} else if (rnd(&rng) % 4) {
@@ -68,8 +68,8 @@ static void free_recorded(void *base, const struct sjmp__heap_sync *sync, struct
 	}
 	for (unsigned i = 0; i < NSLOTS; i++)
 		if (t->slot[i] && t->slot[i] != pending)
-			cr_assert_eq(sjmp__heap_free(base, sync, (void *)t->slot[i]), 0,
-				     "slot %u", i);
+			cr_assert_eq(sjmp__heap_free(base, sync, (void *)t->slot[i]), 0, "slot %u",
+			             i);
 }
 
 Test(heap_crash, sigkill_at_random_moments_leaks_at_most_one_block, .timeout = 60)
@@ -77,8 +77,8 @@ Test(heap_crash, sigkill_at_random_moments_leaks_at_most_one_block, .timeout = 6
 	void *base = test_heap_new(SEG_SIZE);
 	struct test_lock *l = test_lock_new();
 	struct sjmp__heap_sync sync = test_sync(l);
-	struct slots *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct slots *t =
+	    mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(t, MAP_FAILED);
 	uint64_t rng = 12345;
 	unsigned interrupted = 0, leaked = 0;
@@ -97,7 +97,7 @@ Test(heap_crash, sigkill_at_random_moments_leaks_at_most_one_block, .timeout = 6
 		int st;
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
 		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child failed: status %#x",
-			  st);
+		          st);
 
 		if (it % 2) {
 			/* Recover by hand, as the segment module would. */
@@ -114,13 +114,14 @@ Test(heap_crash, sigkill_at_random_moments_leaks_at_most_one_block, .timeout = 6
 		free_recorded(base, &sync, t);
 		struct sjmp_heap_stats s = test_check(base);
 		cr_assert_leq(s.used_blocks, 1, "iteration %u: %zu blocks leaked", it,
-			      s.used_blocks);
-		cr_assert_leq(s.used_bytes, MAX_ALLOC + 1 + 32, "iteration %u: %zu bytes leaked", it,
-			      s.used_bytes);
+		              s.used_blocks);
+		cr_assert_leq(s.used_bytes, MAX_ALLOC + 1 + 32, "iteration %u: %zu bytes leaked",
+		              it, s.used_bytes);
 		leaked += s.used_blocks;
 	}
 	cr_log_info("owner died %ld times, %u interrupted operations, %u blocks leaked in 200 "
-		    "kills", l->owner_died, interrupted, leaked);
+	            "kills",
+	            l->owner_died, interrupted, leaked);
 	cr_assert_gt(l->owner_died, 10, "too few kills landed inside an operation to test much");
 	cr_assert_gt(interrupted, 5, "too few kills interrupted an operation with a live log");
 }
@@ -136,16 +137,16 @@ static void kill_hook(void)
 }
 
 enum op_kind {
-	OP_MALLOC_EXACT,  /* reuses a hole of exactly its class */
-	OP_MALLOC_SPLIT,  /* splits a larger hole */
-	OP_MALLOC_TOP,	  /* carves the top */
-	OP_CALLOC,	  /* calloc from a hole */
-	OP_FREE_MERGE2,	  /* free between two holes */
-	OP_FREE_ALONE,	  /* free between allocated blocks */
-	OP_FREE_TO_TOP,	  /* free the last block, merging with a hole and the top */
-	OP_REALLOC_GROW,  /* grow into the free successor, splitting it */
+	OP_MALLOC_EXACT,   /* reuses a hole of exactly its class */
+	OP_MALLOC_SPLIT,   /* splits a larger hole */
+	OP_MALLOC_TOP,     /* carves the top */
+	OP_CALLOC,         /* calloc from a hole */
+	OP_FREE_MERGE2,    /* free between two holes */
+	OP_FREE_ALONE,     /* free between allocated blocks */
+	OP_FREE_TO_TOP,    /* free the last block, merging with a hole and the top */
+	OP_REALLOC_GROW,   /* grow into the free successor, splitting it */
 	OP_REALLOC_SHRINK, /* shrink, freeing the tail into the free successor */
-	OP_REALLOC_MOVE,  /* allocate, copy, free: two commits */
+	OP_REALLOC_MOVE,   /* allocate, copy, free: two commits */
 	NOPS
 };
 
@@ -236,7 +237,7 @@ Test(heap_crash, kill_after_every_logged_step_rolls_back_exactly, .timeout = 60)
 				break;
 			}
 			cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "op %d step %lu: %#x",
-				  k, at, st);
+			          k, at, st);
 			cr_assert_eq(test_lock_take(l), SJMP__OWNER_DIED);
 			sjmp__heap_recover(base);
 			struct sjmp_heap_stats s = test_check(base);
@@ -247,7 +248,7 @@ Test(heap_crash, kill_after_every_logged_step_rolls_back_exactly, .timeout = 60)
 				cr_assert_eq(s.used_blocks, before.used_blocks + 1, "step %lu", at);
 			} else {
 				cr_assert(same, "op %d killed at step %lu: heap not rolled back", k,
-					  at);
+				          at);
 				cr_assert_eq(s.used_bytes, before.used_bytes);
 				cr_assert_eq(s.free_blocks, before.free_blocks);
 			}
@@ -345,7 +346,7 @@ Test(heap_crash, kill_during_recovery_is_repaired_by_the_next_recovery, .timeout
 			sjmp__heap_recover(base);
 			test_check(base);
 			cr_assert_eq(memcmp((uint8_t *)base + hs, snap + hs, SEG_SIZE - hs), 0,
-				     "op step %lu, recovery step %lu: not rolled back", k, j);
+			             "op step %lu, recovery step %lu: not rolled back", k, j);
 			tried++;
 			if (!killed)
 				break;

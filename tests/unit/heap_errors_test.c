@@ -58,8 +58,7 @@ Test(heap_errors, calloc_overflow_is_enomem_and_calloc_zeroes, .timeout = 10)
 		cr_assert_eq(q[i], 0);
 }
 
-Test(heap_errors, double_free_and_foreign_pointers_are_einval_and_change_nothing,
-     .timeout = 10)
+Test(heap_errors, double_free_and_foreign_pointers_are_einval_and_change_nothing, .timeout = 10)
 {
 	void *base = test_heap_new(SEG_SIZE);
 	struct test_lock *l = test_lock_new();
@@ -74,13 +73,15 @@ Test(heap_errors, double_free_and_foreign_pointers_are_einval_and_change_nothing
 	memcpy(snap, base, SEG_SIZE);
 	int local;
 	void *bad[] = {
-		b, c, d, /* double frees, in a free block and in top */
-		a + 16,	 /* inside a block, aligned */
-		a + 1,	 /* misaligned */
-		&local,	 /* not in the segment */
-		base,	 /* the header */
-		(uint8_t *)base + SEG_SIZE - 16, /* past top */
-		(uint8_t *)base + SEG_SIZE + 4096,
+	    b,
+	    c,
+	    d,                               /* double frees, in a free block and in top */
+	    a + 16,                          /* inside a block, aligned */
+	    a + 1,                           /* misaligned */
+	    &local,                          /* not in the segment */
+	    base,                            /* the header */
+	    (uint8_t *)base + SEG_SIZE - 16, /* past top */
+	    (uint8_t *)base + SEG_SIZE + 4096,
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(sjmp__heap_free(base, &sync, bad[i]), -EINVAL, "pointer %zu", i);
@@ -174,7 +175,7 @@ static void expect_unclean(const void *base, const char *what)
 	char why[256];
 	struct sjmp_heap_stats s;
 	cr_assert_eq(sjmp__heap_check(base, &s, why, sizeof(why)), -EUCLEAN, "%s not detected",
-		     what);
+	             what);
 	cr_assert_neq(why[0], '\0', "%s: no description", what);
 	cr_log_info("%s: %s", what, why);
 }
@@ -239,13 +240,13 @@ Test(heap_errors, operations_on_damaged_lists_fail_with_euclean_and_roll_back, .
 	populate(base, p, 40);
 	uint32_t hs = ((struct sjmp_seg_header *)base)->header_size;
 	uint64_t *hdr3 = (uint64_t *)p[3] - 2; /* free */
-	hdr3[1] = 8;			       /* its next link points into the header */
+	hdr3[1] = 8;                           /* its next link points into the header */
 	memcpy(snap, base, SEG_SIZE);
 	/* Freeing p[4] merges with the free p[3], whose list links are damaged. */
 	cr_assert_eq(sjmp__heap_free(base, NULL, p[4]), -EUCLEAN);
 	cr_assert_eq(memcmp(snap, base, sizeof(struct sjmp_seg_header)), 0);
 	cr_assert_eq(memcmp(snap + hs, (uint8_t *)base + hs, SEG_SIZE - hs), 0,
-		     "the half-done free was not rolled back");
+	             "the half-done free was not rolled back");
 	cr_assert_eq(sjmp__heap_check(base, NULL, NULL, 0), -EUCLEAN);
 	/* Allocations that need that list fail too; others still work. */
 	errno = 0;
@@ -316,7 +317,9 @@ Test(heap_errors, check_survives_garbage_blocks, .timeout = 10)
 		/* Every block word random: sizes, links and footers pointing anywhere. */
 		for (size_t i = hs / 8; i < SEG_SIZE / 8; i++) {
 			uint64_t v = rnd(&rng);
-			((uint64_t *)base)[i] = it % 3 == 0 ? v : it % 3 == 1 ? v % SEG_SIZE : v % 256;
+			((uint64_t *)base)[i] = it % 3 == 0   ? v
+			                        : it % 3 == 1 ? v % SEG_SIZE
+			                                      : v % 256;
 		}
 		cr_assert_eq(sjmp__heap_check(base, NULL, NULL, 0), -EUCLEAN);
 		sjmp__heap_recover(base);

@@ -25,7 +25,7 @@ static void *map_seg(const char *file)
 	int fd = open(file, O_RDWR | O_CLOEXEC);
 	TASSERT(fd >= 0, "open %s: %s", file, strerror(errno));
 	void *b = mmap(TEST_HEAP_ADDR, SEG_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	               MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 	TASSERT(b == TEST_HEAP_ADDR, "mmap at %p: %s", TEST_HEAP_ADDR, strerror(errno));
 	close(fd);
 	return b;
@@ -46,8 +46,8 @@ Test(heap_persist, state_survives_unmap_and_remap, .timeout = 20)
 		cr_assert_eq(munmap(base, SEG_SIZE), 0);
 		/* Nothing of the heap is left in this process's memory... */
 		cr_assert_eq(mmap(TEST_HEAP_ADDR, SEG_SIZE, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
-			     TEST_HEAP_ADDR);
+		                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+		             TEST_HEAP_ADDR);
 		cr_assert_eq(munmap(TEST_HEAP_ADDR, SEG_SIZE), 0);
 		/* ...and all of it comes back from the file. */
 		base = map_seg(path);
