@@ -477,7 +477,6 @@ Test(lock, fork_child_takes_locks_after_forget)
 	char c = 'x';
 	pid_t pid;
 
-	cr_assert_eq(pipe(go), 0);
 	cr_assert_eq(sjmp__mutex_lock(lf), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
@@ -588,6 +587,50 @@ Test(lock, slots_run_out_with_eusers_and_come_back)
 	n++;
 	while (n > 0)
 		sjmp__lockfile_close(lfs[--n]);
+}
+
+/* A fork child that finds no free slot waits as for a busy lock, and gets one when it frees. */
+Test(lock, fork_child_without_a_free_slot_waits_for_one)
+{
+	enum { CAP = 4096 };
+	static struct sjmp__lockfile *lfs[CAP];
+	int n = 0, ready[2];
+	char c = 'x';
+	pid_t pid;
+
+	while (n < CAP && try_open(&lfs[n]) == 0)
+		n++;
+	cr_assert(n > 0 && n < CAP);
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct timespec dl = in_ms(100);
+
+		alarm(30);
+		/* All of them: an inherited one would keep its parent's slot taken. */
+		for (int i = 0; i < n; i++)
+			sjmp__lockfile_forget(lfs[i]);
+		if (sjmp__rw_lock(lfs[0], false, true, NULL) != -EBUSY)
+			_exit(10);
+		if (sjmp__rw_lock(lfs[0], true, false, &dl) != -ETIMEDOUT)
+			_exit(11);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(12);
+		if (sjmp__mutex_lock(lfs[0]) != 0) /* blocks until the parent frees a slot */
+			_exit(13);
+		sjmp__mutex_unlock(lfs[0]);
+		_exit(0);
+	}
+	cr_assert(readable_within(ready[0], 10000), "child failed early: %d", reap(pid));
+	usleep(100000);
+	cr_expect_eq(waitpid(pid, NULL, WNOHANG), 0, "mutex_lock returned without a slot");
+	sjmp__lockfile_close(lfs[--n]);
+	cr_expect_eq(reap(pid), 0);
+	while (n > 0)
+		sjmp__lockfile_close(lfs[--n]);
+	close(ready[0]);
+	close(ready[1]);
 }
 
 static int open_damaged(const void *bytes, size_t len, off_t at, size_t size)
