@@ -477,6 +477,7 @@ Test(lock, fork_child_takes_locks_after_forget)
 	char c = 'x';
 	pid_t pid;
 
+	cr_assert_eq(pipe(go), 0);
 	cr_assert_eq(sjmp__mutex_lock(lf), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
