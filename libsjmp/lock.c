@@ -98,10 +98,15 @@ _Static_assert(sizeof(struct lock_page) + LOCK_NSLOTS * sizeof(struct slot) <= L
 struct sjmp__lockfile {
 	struct lock_page *page;
 	int fd;           /* our own open file description; -1 if it could not be had */
-	_Atomic int slot; /* claimed slot, -1 until claimed; written under claim_lock */
-	/* Serialises lazy claims: a second claim would re-lock our own byte, find it "free"
-	 * and wipe the first claimer's holds. */
-	pthread_mutex_t claim_lock;
+	_Atomic int slot; /* claimed slot, -1 until claimed; written under ofd_lock */
+	/*
+	 * Serialises this process's byte locks on fd. Locks of one open file description never
+	 * conflict with each other, so without it two threads could both "win" a byte: a lazy
+	 * claim could take the byte a recovering thread holds (which then unlocks our own slot),
+	 * or a recoverer could clean a slot that another thread's recovery already released to
+	 * a new owner.
+	 */
+	pthread_mutex_t ofd_lock;
 	uint32_t nslots; /* validated copy: never trust the shared header after open */
 };
 
@@ -277,6 +282,7 @@ static void recover(struct sjmp__lockfile *lf)
 		return;
 	if (n > lf->nslots)
 		n = lf->nslots;
+	pthread_mutex_lock(&lf->ofd_lock);
 	for (i = 0; i < n; i++) {
 		uint32_t me = i + 1;
 
@@ -294,6 +300,7 @@ static void recover(struct sjmp__lockfile *lf)
 			          atomic_load(&p->slots[i].pid), i);
 		slot_ofd(lf->fd, i, F_UNLCK);
 	}
+	pthread_mutex_unlock(&lf->ofd_lock);
 }
 
 /*
@@ -306,9 +313,9 @@ static int ensure_slot(struct sjmp__lockfile *lf)
 
 	if (slot_of(lf) >= 0)
 		return 0;
-	pthread_mutex_lock(&lf->claim_lock);
+	pthread_mutex_lock(&lf->ofd_lock);
 	r = slot_of(lf) >= 0 ? 0 : claim_slot(lf);
-	pthread_mutex_unlock(&lf->claim_lock);
+	pthread_mutex_unlock(&lf->ofd_lock);
 	return r == -EUSERS ? 1 : r;
 }
 
@@ -381,10 +388,10 @@ int sjmp__lockfile_open(int fd, struct sjmp__lockfile **out)
 	lf->fd = fd;
 	lf->slot = -1;
 	lf->nslots = p->nslots;
-	pthread_mutex_init(&lf->claim_lock, NULL);
+	pthread_mutex_init(&lf->ofd_lock, NULL);
 	r = claim_slot(lf);
 	if (r < 0) {
-		pthread_mutex_destroy(&lf->claim_lock);
+		pthread_mutex_destroy(&lf->ofd_lock);
 		free(lf);
 		goto out_unmap;
 	}
@@ -408,7 +415,7 @@ void sjmp__lockfile_close(struct sjmp__lockfile *lf)
 	if (lf->fd >= 0)
 		close(lf->fd);
 	munmap(lf->page, LOCK_SIZE);
-	pthread_mutex_destroy(&lf->claim_lock);
+	pthread_mutex_destroy(&lf->ofd_lock);
 	free(lf);
 }
 
@@ -422,7 +429,7 @@ void sjmp__lockfile_forget(struct sjmp__lockfile *lf)
 		return;
 	lf->slot = -1;
 	/* Another thread of the parent may have held it at fork; no such thread exists here. */
-	pthread_mutex_init(&lf->claim_lock, NULL);
+	pthread_mutex_init(&lf->ofd_lock, NULL);
 	if (lf->fd < 0)
 		return;
 	/*
