@@ -817,6 +817,63 @@ Test(lock, exclusion_holds_under_contention)
 	munmap((void *)shared, 4096);
 }
 
+/* Killing one of several contending processes at an arbitrary instruction stalls nobody. */
+Test(lock, survivors_finish_after_a_contender_is_killed)
+{
+	enum { PROCS = 3, ROUNDS = 3000 };
+	volatile long *in_cs =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[PROCS];
+
+	cr_assert_neq((void *)in_cs, MAP_FAILED);
+	for (int i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0) {
+			struct sjmp__lockfile *lf;
+			int died = 0;
+
+			alarm(30);
+			if (try_open(&lf) != 0)
+				_exit(10);
+			/* The victim runs until killed; the others a fixed number of rounds. */
+			for (int n = 0; i == 0 || n < ROUNDS; n++) {
+				int r = sjmp__mutex_lock(lf);
+
+				if (r < 0)
+					_exit(11);
+				died |= r == SJMP__OWNER_DIED;
+				sjmp__mutex_unlock(lf);
+				if (sjmp__rw_lock(lf, n % 2, false, NULL) != 0)
+					_exit(12);
+				if (n % 2) {
+					/* A writer alone: only a mark the killed victim left may be
+					 * seen. */
+					long v = in_cs[0];
+
+					if (v != 0 && v != 1)
+						_exit(13);
+					in_cs[0] = i + 1;
+					if (in_cs[0] != i + 1)
+						_exit(14);
+					in_cs[0] = 0;
+				}
+				sjmp__rw_unlock(lf, n % 2);
+			}
+			_exit(died ? 1 : 0);
+		}
+	}
+	usleep(20000);
+	kill(pids[0], SIGKILL);
+	cr_expect_eq(reap(pids[0]), 128 + SIGKILL);
+	for (int i = 1; i < PROCS; i++) {
+		int st = reap(pids[i]);
+
+		cr_expect(st == 0 || st == 1, "survivor %d: status %d", i, st);
+	}
+	munmap((void *)in_cs, 4096);
+}
+
 /* Allow exit_group only; any other system call kills the process with SIGSYS. */
 static int forbid_syscalls(void)
 {
