@@ -277,7 +277,9 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *v)
 				vmm_efault(v);
 				continue;
 			}
-			vmm_report(v, "KVM_RUN failed", &run->s.regs.regs);
+			char what[64];
+			snprintf(what, sizeof(what), "KVM_RUN failed: %s", sjmp__errname((int)e));
+			vmm_report(v, what, &run->s.regs.regs);
 			vmm_die(SIGSEGV);
 		}
 		if (run->exit_reason == KVM_EXIT_IO) {

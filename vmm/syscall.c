@@ -94,7 +94,7 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		break;
 	case SYS_exit_group:
 		if (vm->opt.stats)
-			vmm_stats_print(vm, 2);
+			vmm_stats_print(vm, vm->stats_fd);
 		ret = forward(r);
 		break;
 	case SYS_exit:

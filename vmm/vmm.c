@@ -323,6 +323,9 @@ static int vmm_create(struct vmm **out)
 	    rl.rlim_cur > 64 && rl.rlim_cur <= 1032)
 		vm->vmm_fd_min = (int)rl.rlim_cur - 32;
 
+	vm->stats_fd = -1;
+	if (vm->opt.stats) /* programs close stderr at exit (coreutils): keep a protected copy */
+		vm->stats_fd = fcntl(2, F_DUPFD_CLOEXEC, vm->vmm_fd_min);
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		r = errno == ENOENT ? sjmp__fail(ENODEV, "open /dev/kvm",
@@ -577,5 +580,28 @@ out_free:
 	free(descs);
 out:
 	close(fd);
+	return r;
+}
+
+int vmm_platform_probe(struct vmm_platform *p)
+{
+	size_t size = sizeof(struct vmm) + 4096 + 256 * sizeof(struct kvm_cpuid_entry2);
+	struct vmm *vm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm == MAP_FAILED)
+		return -ENOMEM;
+	vm->cpuid = (struct kvm_cpuid2 *)((char *)vm + ((sizeof(*vm) + 63) & ~63UL));
+	int r;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		r = sjmp__fail(errno == ENOENT ? ENODEV : errno, "open /dev/kvm",
+			       errno == EACCES ? "add the user to group kvm" : "load a KVM module");
+		goto out;
+	}
+	r = vmm_platform_detect(vm);
+	if (!r)
+		*p = vm->plat;
+	close(vm->kvm_fd);
+out:
+	munmap(vm, size);
 	return r;
 }

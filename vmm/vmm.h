@@ -165,6 +165,7 @@ struct vmm {
 	uint64_t host_xcr0;
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
+	int stats_fd;   /* protected copy of stderr for --stats */
 	int vmm_fd_min; /* the VMM's descriptors are >= this; protected from close/dup2 */
 };
 
@@ -212,6 +213,12 @@ int vmm_vcpu_setup_arch(struct vmm *vm, struct vmm_vcpu *vcpu);
 /** vmm_host_xsave() - XSAVE the calling host thread's FPU state into @buf (standard format, as
  * struct kvm_xsave; SDM Vol. 1 13.4). */
 void vmm_host_xsave(struct vmm *vm, void *buf);
+
+/**
+ * vmm_platform_probe() - decide the platform without building a VM (sjmp-run --info).
+ * Return: 0, or the errors of opening /dev/kvm (-ENODEV, -EACCES) and KVM_GET_SUPPORTED_CPUID.
+ */
+int vmm_platform_probe(struct vmm_platform *p);
 
 /** vmm_platform_detect() - fill vm->plat, vm->cpuid (patched) and vm->host_xcr0. */
 int vmm_platform_detect(struct vmm *vm);
