@@ -161,6 +161,11 @@ int main(int argc, char **argv)
 	setenv("SJMP_RUN_PRELOAD", abs, 1);
 	if (stats)
 		setenv("SJMP_RUN_STATS", "1", 1);
+	/* The host cannot abort a guest rseq critical section: keep glibc from registering. */
+	const char *tun = getenv("GLIBC_TUNABLES");
+	char *t = malloc((tun ? strlen(tun) : 0) + 32);
+	sprintf(t, "%s%sglibc.pthread.rseq=0", tun && *tun ? tun : "", tun && *tun ? ":" : "");
+	setenv("GLIBC_TUNABLES", t, 1);
 	execv(prog, argv + i);
 	fprintf(stderr, "sjmp-run: exec %s: %s\n", prog, strerror(errno));
 	return errno == ENOENT ? 127 : 126;

@@ -223,8 +223,10 @@ static void seg_set(struct kvm_segment *s, uint16_t sel, unsigned type, bool l, 
 int vmm_vcpu_setup_arch(struct vmm *vm, struct vmm_vcpu *v)
 {
 	build_tables(v);
-	if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0)
+	/* Once a vCPU has run, KVM accepts only the CPUID it already has: set it once. */
+	if (!v->cpuid_set && ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0)
 		return sjmp__fail(errno, "KVM_SET_CPUID2", "the host refuses the guest CPUID");
+	v->cpuid_set = true;
 
 	struct kvm_sregs s;
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)

@@ -47,9 +47,12 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_clone3:
 		ret = -ENOSYS; /* glibc falls back to clone, which the proxy understands */
 		break;
-	case SYS_rseq:
-		ret = -ENOSYS; /* the host cannot abort a guest critical section */
-		break;
+	/*
+	 * rseq is forwarded: glibc registered the main thread before sjmp_enter() and then insists
+	 * on registering every new thread. The kernel keeps cpu_id right (the vCPU runs on the
+	 * same thread) but never aborts a guest critical section (the host RIP is never in it);
+	 * sjmp-run avoids the question by starting programs with glibc.pthread.rseq=0.
+	 */
 	case SYS_close:
 		ret = (long)r->rdi >= fdmin && (int)r->rdi >= 0 ? -EBADF : forward(r);
 		break;
@@ -91,6 +94,15 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		ret = forward(r);
 		if (ret == 0 && r->rdi == ARCH_SET_FS)
 			ret = set_guest_fs(v, r->rsi);
+		break;
+	case SYS_clone:
+	case SYS_fork:
+	case SYS_vfork:
+		ret = vmm_sys_clone(v, r, (long)nr);
+		break;
+	case SYS_execve:
+	case SYS_execveat:
+		ret = vmm_sys_execve(v, r);
 		break;
 	case SYS_exit_group:
 		if (vm->opt.stats)

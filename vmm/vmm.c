@@ -21,6 +21,7 @@
 #include "sjmp.h"
 #include "sys_x86_64.h"
 #include "vmm.h"
+#include "vmm_internal.h"
 #include "x86_64_hw.h"
 
 static struct vmm *g_vm;
@@ -62,7 +63,7 @@ bool vmm_covered(uint64_t va)
 }
 
 /* Register memslot @slot: guest-physical [gpa, gpa+len) -> host [hva, hva+len). Raw ioctl. */
-static int slot_set(struct vmm *vm, uint32_t slot, uint64_t gpa, uint64_t hva, uint64_t len)
+int vmm_slot_set(struct vmm *vm, uint32_t slot, uint64_t gpa, uint64_t hva, uint64_t len)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
@@ -83,10 +84,10 @@ static int slot_add_locked(struct vmm *vm, uint64_t hva, uint64_t len, uint64_t 
 	/* The kernel's TASK_SIZE_MAX is 2^47 - 4 KiB: the last page of the user half has no slot. */
 	uint64_t slen = hva + len > SJMP_USER_VA_TOP - X86_PAGE_SIZE ? SJMP_USER_VA_TOP - X86_PAGE_SIZE - hva
 								    : len;
-	int r = slot_set(vm, slot, vm->next_gpa, hva, slen);
+	int r = vmm_slot_set(vm, slot, vm->next_gpa, hva, slen);
 	if (r < 0)
 		return r;
-	vm->slot_gpa[slot] = vm->next_gpa;
+	vm->slots[slot] = (struct vmm_slot){ .gpa = vm->next_gpa, .hva = hva, .len = slen };
 	*gpa = vm->next_gpa;
 	vm->next_gpa += len;
 	vm->nslots++;
@@ -323,6 +324,9 @@ static int vmm_create(struct vmm **out)
 	    rl.rlim_cur > 64 && rl.rlim_cur <= 1032)
 		vm->vmm_fd_min = (int)rl.rlim_cur - 32;
 
+	const char *pre = getenv("SJMP_RUN_PRELOAD");
+	if (pre && strlen(pre) < sizeof(vm->preload))
+		strcpy(vm->preload, pre);
 	vm->stats_fd = -1;
 	if (vm->opt.stats) /* programs close stderr at exit (coreutils): keep a protected copy */
 		vm->stats_fd = fcntl(2, F_DUPFD_CLOEXEC, vm->vmm_fd_min);
@@ -369,12 +373,12 @@ static int vmm_create(struct vmm **out)
 	vm->next_gpa = SJMP_GPA_BASE;
 	vm->chunk_slot = mmap(NULL, SJMP_NCHUNKS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	vm->slot_gpa = mmap(NULL, 4096 * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	vm->slots = mmap(NULL, 4096 * sizeof(struct vmm_slot), PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *pool = mmap(NULL, SJMP_PT_POOL_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	vm->vif_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm->chunk_slot == MAP_FAILED || vm->slot_gpa == MAP_FAILED || pool == MAP_FAILED ||
+	if (vm->chunk_slot == MAP_FAILED || vm->slots == MAP_FAILED || pool == MAP_FAILED ||
 	    vm->vif_page == MAP_FAILED) {
 		r = sjmp__fail(ENOMEM, "mmap VM tables", "free memory");
 		goto fail;
@@ -395,7 +399,7 @@ static int vmm_create(struct vmm **out)
 	}
 	vm->pool = (struct guest_pt_pool){
 		.hva = pool,
-		.gpa = vm->slot_gpa[vm->chunk_slot[pc] - 1] + ((uint64_t)pool & (SJMP_CHUNK_SIZE - 1)),
+		.gpa = vm->slots[vm->chunk_slot[pc] - 1].gpa + ((uint64_t)pool & (SJMP_CHUNK_SIZE - 1)),
 		.npages = SJMP_PT_POOL_SIZE / X86_PAGE_SIZE,
 	};
 	if (!guest_pt_alloc(&vm->pool, &vm->root)) {
@@ -404,7 +408,7 @@ static int vmm_create(struct vmm **out)
 	}
 	/* Map the pool's chunk now that the root exists. */
 	r = guest_pt_map(&vm->pool, vm->root, pc << SJMP_CHUNK_SHIFT,
-			 vm->slot_gpa[vm->chunk_slot[pc] - 1], SJMP_CHUNK_SIZE, GUEST_PT_RW);
+			 vm->slots[vm->chunk_slot[pc] - 1].gpa, SJMP_CHUNK_SIZE, GUEST_PT_RW);
 	if (r < 0)
 		goto fail_pub;
 	r = vmm_cover((uint64_t)pool, SJMP_PT_POOL_SIZE);
@@ -415,7 +419,7 @@ static int vmm_create(struct vmm **out)
 		goto fail_pub;
 	uint64_t vif = (uint64_t)vm->vif_page;
 	vm->vif_gpa = vm->plat.kind == VMM_HOST_PVM
-			      ? vm->slot_gpa[vm->chunk_slot[vif >> SJMP_CHUNK_SHIFT] - 1] +
+			      ? vm->slots[vm->chunk_slot[vif >> SJMP_CHUNK_SHIFT] - 1].gpa +
 					(vif & (SJMP_CHUNK_SIZE - 1))
 			      : 0;
 	return 0;
@@ -442,6 +446,30 @@ int vmm_init(void)
 
 /* ---- vCPUs ---- */
 
+int vmm_vcpu_open(struct vmm *vm, struct vmm_vcpu *v)
+{
+	long fd = vmm_sys3(SYS_ioctl, vm->vm_fd, KVM_CREATE_VCPU, v->id);
+	if (fd < 0)
+		return (int)fd;
+	if (fd < vm->vmm_fd_min) {
+		long nfd = vmm_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, vm->vmm_fd_min);
+		if (nfd >= 0) {
+			vmm_sys1(SYS_close, fd);
+			fd = nfd;
+		}
+	}
+	long run = vmm_sys6(SYS_mmap, 0, (long)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    fd, 0);
+	if (run < 0 && run > -4096) {
+		vmm_sys1(SYS_close, fd);
+		return (int)run;
+	}
+	v->fd = (int)fd;
+	v->run = (struct kvm_run *)run;
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	return 0;
+}
+
 static size_t vcpu_struct_size(void)
 {
 	return (sizeof(struct vmm_vcpu) + 4095) & ~4095UL;
@@ -458,7 +486,8 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm)
 	vmm_lock(vm);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vmm_vcpu *v = vm->vcpus[i];
-		if (!v->in_use) {
+		if (!v->in_use && (v->tid <= 0 || vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), v->tid,
+							      0) == -ESRCH)) {
 			v->in_use = true;
 			vmm_unlock(vm);
 			memset(&v->stats, 0, sizeof(v->stats));
@@ -504,23 +533,8 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm)
 		.vif_gpa = vm->vif_gpa,
 		.cur_cr3 = vm->root,
 	};
-	long fd = vmm_sys3(SYS_ioctl, vm->vm_fd, KVM_CREATE_VCPU, id);
-	if (fd < 0)
+	if (vmm_vcpu_open(vm, v) < 0)
 		goto fail;
-	if (fd < vm->vmm_fd_min) {
-		long nfd = vmm_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, vm->vmm_fd_min);
-		if (nfd >= 0) {
-			vmm_sys1(SYS_close, fd);
-			fd = nfd;
-		}
-	}
-	v->fd = (int)fd;
-	long run = vmm_sys6(SYS_mmap, 0, (long)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    fd, 0);
-	if (run < 0 && run > -4096)
-		goto fail_fd;
-	v->run = (struct kvm_run *)run;
-	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	v->in_use = true;
 	vm->vcpus[vm->nvcpus++] = v;
 	vmm_unlock(vm);
@@ -528,8 +542,6 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm)
 	if (vmm_cover((uint64_t)m, sz) < 0)
 		return NULL;
 	return v;
-fail_fd:
-	vmm_sys1(SYS_close, fd);
 fail:
 	vmm_sys2(SYS_munmap, m, sz);
 	vmm_unlock(vm);

@@ -111,6 +111,7 @@ struct vmm_vcpu {
 	int id;
 	int fd;
 	bool in_use;
+	bool cpuid_set;
 	int tid;
 	struct kvm_run *run;
 	size_t map_size;
@@ -133,6 +134,13 @@ struct vmm_vcpu {
 	volatile int in_guest_mode;
 };
 
+/** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
+struct vmm_slot {
+	uint64_t gpa;
+	uint64_t hva;
+	uint64_t len;
+};
+
 /* Options from the environment of sjmp-run (SJMP_RUN_STATS=1 ...). */
 struct vmm_options {
 	bool stats;
@@ -148,7 +156,7 @@ struct vmm {
 	int lock; /* spin lock: chunks, slots, pool, vCPU table */
 	/* Common region. */
 	uint32_t *chunk_slot;  /* per host chunk: memslot number + 1, 0 = not covered */
-	uint64_t *slot_gpa;    /* per memslot: guest-physical base */
+	struct vmm_slot *slots; /* per memslot (re-registered in a fork child's new VM) */
 	uint32_t nslots;
 	uint32_t max_slots;
 	uint64_t next_gpa;
@@ -165,6 +173,7 @@ struct vmm {
 	uint64_t host_xcr0;
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
+	char preload[256]; /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
 	int stats_fd;   /* protected copy of stderr for --stats */
 	int vmm_fd_min; /* the VMM's descriptors are >= this; protected from close/dup2 */
 };

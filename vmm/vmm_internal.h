@@ -35,4 +35,23 @@ void vmm_signals_interrupted(struct vmm_vcpu *v);
 /** vmm_fault_signal() - signal, si_code for exception @vec with error code @err (pure). */
 int vmm_fault_signal(unsigned vec, uint64_t err, int *code);
 
+/** vmm_vcpu_open() - create the KVM vCPU v->id in vm->vm_fd and map its kvm_run. Raw calls. */
+int vmm_vcpu_open(struct vmm *vm, struct vmm_vcpu *v);
+
+/** vmm_slot_set() - (re-)register memslot @slot (a fork child's new VM). Raw ioctl. */
+int vmm_slot_set(struct vmm *vm, uint32_t slot, uint64_t gpa, uint64_t hva, uint64_t len);
+
+/* Threads, fork, vfork, execve (clone.c). Each returns the value for the guest's RAX. */
+long vmm_sys_clone(struct vmm_vcpu *v, struct kvm_regs *r, long nr);
+long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r);
+
+struct vmm_host_clone {
+	long nr, flags, stack, ptid, ctid, tls;
+	struct kvm_regs regs;
+};
+long vmm_clone_to_host(struct vmm_host_clone *c);
+long vmm_clone_thread(unsigned long flags, void *stack, void *ptid, void *ctid, unsigned long tls,
+		      struct vmm_vcpu *v);
+__attribute__((noreturn)) void vmm_thread_main(struct vmm_vcpu *v);
+
 #endif
