@@ -157,6 +157,31 @@ SJMP_API void sjmp_set_log(sjmp_log_fn fn, void *arg);
  */
 SJMP_API int sjmp_init(void);
 
+/**
+ * sjmp_enter() - move the calling process into guest mode (link-time opt-in).
+ *
+ * The process gets a KVM virtual machine (stock /dev/kvm API, no kernel module) and the calling
+ * thread continues its own code, unchanged, in guest ring 0 on a vCPU of its own: same
+ * registers, same stack, same memory (guest-virtual == host-virtual), system calls forwarded to
+ * the host by the same thread. Threads it creates later start in guest mode on their own vCPU;
+ * a fork child builds its own VM and continues in guest mode. Programs that cannot call this
+ * themselves run under `sjmp-run`, which calls it before main.
+ *
+ * Return: 0 in guest mode (also when the thread already was), or
+ * -EBUSY:  the process has more than one thread; nothing changed (enter before creating
+ *          threads, or use sjmp-run).
+ * -ENODEV: /dev/kvm does not exist (load kvm_intel, kvm_amd or kvm_pvm).
+ * -EACCES: /dev/kvm is not accessible (add the user to group kvm).
+ * -ENOSYS: the kernel's KVM lacks the API version or KVM_CAP_SYNC_REGS.
+ * -ENOSPC: the process's mappings are too scattered for the guest-physical space.
+ * -ENOMEM, -EMFILE: memory or descriptors exhausted.
+ * -EINVAL, -EIO: KVM refused the vCPU state (the log names the ioctl; see dmesg).
+ * The log says which operation failed and what to do.
+ * Context: any thread of a single-threaded process; not async-signal-safe. Costs about 1-5 ms
+ * plus 30 us per GiB chunk of mappings (platform.md: memslot creation).
+ */
+SJMP_API int sjmp_enter(void);
+
 /** sjmp_backend() - the backend in use (SJMP_BACKEND_NONE before initialisation). */
 SJMP_API enum sjmp_backend_kind sjmp_backend(void);
 
