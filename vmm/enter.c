@@ -42,6 +42,7 @@ int sjmp_enter(void)
 	int r = vmm_init();
 	if (r < 0)
 		return r;
+	vmm_signals_init();
 	struct vmm *vm = vmm_get();
 	struct vmm_vcpu *v = vmm_vcpu_create(vm);
 	if (!v)

@@ -104,6 +104,12 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_execveat:
 		ret = vmm_sys_execve(v, r);
 		break;
+	case SYS_rt_sigaction:
+		ret = vmm_sys_sigaction(r);
+		break;
+	case SYS_rt_sigreturn:
+		vmm_sys_sigreturn(v, r);
+		return; /* the frame's registers, RIP and RFLAGS included */
 	case SYS_exit_group:
 		if (vm->opt.stats)
 			vmm_stats_print(vm, vm->stats_fd);
@@ -120,4 +126,5 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	r->rax = (uint64_t)ret;
 	r->rip = r->rcx;
 	r->rflags = r->r11;
+	vmm_signals_after_syscall(v, r, nr, ret);
 }

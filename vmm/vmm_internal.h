@@ -32,6 +32,22 @@ void vmm_signals_before_run(struct vmm_vcpu *v);
 /** vmm_signals_interrupted() - KVM_RUN returned EINTR. */
 void vmm_signals_interrupted(struct vmm_vcpu *v);
 
+/** vmm_fault_at() - deliver fault signal @sig (si_code @code, si_addr @addr) for context @r. */
+void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uint64_t addr,
+		  uint64_t trapno, uint64_t err);
+
+/** vmm_signals_init() - take over the actions installed before guest mode (once). */
+void vmm_signals_init(void);
+
+/** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
+long vmm_sys_sigaction(const struct kvm_regs *r);
+
+/** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
+long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
+
+/** vmm_signals_after_syscall() - SA_RESTART: rewind onto `syscall` when @ret is -EINTR. */
+void vmm_signals_after_syscall(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long nr, long ret);
+
 /** vmm_fault_signal() - signal, si_code for exception @vec with error code @err (pure). */
 int vmm_fault_signal(unsigned vec, uint64_t err, int *code);
 
