@@ -385,9 +385,38 @@ void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uin
 		vmm_die(SIGSEGV);
 }
 
+/*
+ * KVM_RUN -EFAULT: the guest touched an address its page tables map but the host does not
+ * (kvm_pvm reports no address: platform.md). Two causes are told apart without decoding the
+ * instruction: the main stack growing below its VMA (guest accesses do not grow it: touch it
+ * from the host, which does) and a real hole, which becomes SIGSEGV. Never spins: a second
+ * EFAULT at the same RIP and RSP is a hole.
+ */
 void vmm_efault(struct vmm_vcpu *v)
 {
-	vmm_report(v, "KVM_RUN: EFAULT: the guest touched a host address that is not mapped",
-		   &v->run->s.regs.regs);
-	vmm_die(SIGSEGV);
+	struct vmm *vm = vmm_get();
+	struct kvm_regs *r = &v->run->s.regs.regs;
+	bool again = r->rip == v->efault_rip && r->rsp == v->efault_rsp;
+	v->efault_rip = r->rip;
+	v->efault_rsp = r->rsp;
+	uint64_t sp = (r->rsp - 256) & ~4095UL;
+	uint64_t floor = vm->stack_lo - vm->stack_max;
+	if (!again && vm->stack_lo && sp < vm->stack_lo && sp >= floor) {
+		/* Grow 128 KiB ahead (within the limit): one exit per 32 pages, not per page. */
+		sp = sp - floor > (128UL << 10) ? sp - (128UL << 10) : floor + 4096;
+		unsigned char vec;
+		if (vmm_sys3(SYS_mincore, sp, 4096, &vec) == -ENOMEM) {
+			/* In the stack's growth range and unmapped: a host access grows the VMA. */
+			for (uint64_t a = sp; a < vm->stack_lo; a += 4096)
+				*(volatile char *)a;
+			vm->stack_lo = sp;
+			return;
+		}
+	}
+	if (!again)
+		return; /* maybe a remap by another thread raced with us: one more try */
+	v->efault_rip = v->efault_rsp = 0;
+	/* The faulting address is not known (no KVM_EXIT_MEMORY_FAULT): si_addr is 0. */
+	vmm_fault_at(v, r, SIGSEGV, SEGV_MAPERR, 0, X86_VEC_PF, 0);
+	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
 }

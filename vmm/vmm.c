@@ -262,8 +262,11 @@ static int cover_current_maps(void)
 			continue;
 		if (hi - lo > (64UL << 30)) /* huge reservations: covered lazily on first fault */
 			continue;
-		if (strstr(line, "[stack]"))
+		if (strstr(line, "[stack]")) {
+			vmm_get()->stack_lo = lo;
+			vmm_get()->stack_max = stack_rl;
 			lo = hi - stack_rl < lo ? hi - stack_rl : lo;
+		}
 		r = vmm_cover(lo, hi - lo);
 		if (r < 0)
 			sjmp__log(SJMP_LOG_ERROR, "cannot cover %lx-%lx: %s", lo, hi,

@@ -132,6 +132,7 @@ struct vmm_vcpu {
 	/* Signals (vmm/signal.c). */
 	struct vmm_sigpending pending;
 	volatile int in_guest_mode;
+	uint64_t efault_rip, efault_rsp; /* last EFAULT, to never spin on one */
 };
 
 /** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
@@ -173,6 +174,8 @@ struct vmm {
 	uint64_t host_xcr0;
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
+	uint64_t stack_lo;  /* lowest address of the main stack's VMA as last seen */
+	uint64_t stack_max; /* RLIMIT_STACK */
 	char preload[256]; /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
 	int stats_fd;   /* protected copy of stderr for --stats */
 	int vmm_fd_min; /* the VMM's descriptors are >= this; protected from close/dup2 */
