@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,8 @@ void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 /* Die of @sig with its default action (exit status and core as natively). */
 __attribute__((noreturn)) void vmm_die(int sig)
 {
+	if (vmm_get())
+		vmm_exit_record(vmm_get(), 128 + sig);
 	struct vmm_ksigaction {
 		void *handler;
 		unsigned long flags;
@@ -168,6 +171,31 @@ void vmm_stats_print(struct vmm *vm, int fd)
 		 (unsigned long long)(sum.host_tsc / vm->tsc_per_us),
 		 (unsigned long long)(sum.run_tsc / vm->tsc_per_us));
 	out_str(fd, buf);
+}
+
+void vmm_exit_record(struct vmm *vm, int status)
+{
+	if (!vm->report_dir[0])
+		return;
+	uint64_t sys = 0, exits = 0;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		for (int k = 0; k < VMM_NSYSCALLS; k++)
+			sys += vm->vcpus[i]->stats.syscalls[k];
+		for (int k = 0; k < VMM_EXIT_KINDS; k++)
+			exits += vm->vcpus[i]->stats.exits[k];
+	}
+	char path[320], line[160];
+	int pid = (int)vmm_sys0(SYS_getpid);
+	snprintf(path, sizeof(path), "%s/proc.%d.%llu", vm->report_dir, pid,
+		 (unsigned long long)vmm_rdtsc());
+	int n = snprintf(line, sizeof(line), "pid=%d guest=1 host=%s syscalls=%llu exits=%llu status=%d\n",
+			 pid, vmm_host_kind_name(vm->plat.kind), (unsigned long long)sys,
+			 (unsigned long long)exits, status);
+	long fd = vmm_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	vmm_sys3(SYS_write, fd, line, n);
+	vmm_sys1(SYS_close, fd);
 }
 
 /* ---- exits ---- */

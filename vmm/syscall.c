@@ -113,6 +113,7 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_exit_group:
 		if (vm->opt.stats)
 			vmm_stats_print(vm, vm->stats_fd);
+		vmm_exit_record(vm, (int)r->rdi);
 		ret = forward(r);
 		break;
 	case SYS_exit:

@@ -327,6 +327,9 @@ static int vmm_create(struct vmm **out)
 	    rl.rlim_cur > 64 && rl.rlim_cur <= 1032)
 		vm->vmm_fd_min = (int)rl.rlim_cur - 32;
 
+	const char *rep = getenv("SJMP_RUN_REPORT");
+	if (rep && strlen(rep) < sizeof(vm->report_dir))
+		strcpy(vm->report_dir, rep);
 	const char *pre = getenv("SJMP_RUN_PRELOAD");
 	if (pre && strlen(pre) < sizeof(vm->preload))
 		strcpy(vm->preload, pre);

@@ -176,6 +176,7 @@ struct vmm {
 	uint64_t start_tsc;
 	uint64_t stack_lo;  /* lowest address of the main stack's VMA as last seen */
 	uint64_t stack_max; /* RLIMIT_STACK */
+	char report_dir[256]; /* SJMP_RUN_REPORT: one record per process at exit (compat suite) */
 	char preload[256]; /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
 	int stats_fd;   /* protected copy of stderr for --stats */
 	int vmm_fd_min; /* the VMM's descriptors are >= this; protected from close/dup2 */
@@ -247,6 +248,9 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *vcpu);
  * -EIO, -ENOMEM. Context: guest mode (it makes forwarded system calls and allocates).
  */
 int vmm_kvm_stat(const char *name, uint64_t *val);
+
+/** vmm_exit_record() - write this process's record into SJMP_RUN_REPORT (raw calls). */
+void vmm_exit_record(struct vmm *vm, int status);
 
 /** vmm_stats_print() - write the statistics to @fd (raw write; used at exit). */
 void vmm_stats_print(struct vmm *vm, int fd);
