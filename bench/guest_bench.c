@@ -58,7 +58,8 @@ static void run_all(const char *mode)
 	report("getpid", mode, s, N);
 
 	size_t pages = 1000;
-	char *p = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p =
+	    mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (size_t i = 0; i < pages; i++) {
 		uint64_t t = now_ns();
 		p[i * 4096] = 1;

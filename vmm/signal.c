@@ -52,11 +52,11 @@ struct krt_sigframe {
 	struct kucontext uc;
 	siginfo_t info;
 };
-#define UC_FP_XSTATE 0x1
-#define UC_SIGCONTEXT_SS 0x2
+#define UC_FP_XSTATE         0x1
+#define UC_SIGCONTEXT_SS     0x2
 #define UC_STRICT_RESTORE_SS 0x4
-#define FP_XSTATE_MAGIC1 0x46505853U
-#define FP_XSTATE_MAGIC2 0x46505845U
+#define FP_XSTATE_MAGIC1     0x46505853U
+#define FP_XSTATE_MAGIC2     0x46505845U
 
 static struct ksigaction g_act[65];
 static bool g_act_init;
@@ -114,18 +114,18 @@ long vmm_sys_sigaction(const struct kvm_regs *r)
 	if (act) {
 		struct ksigaction a;
 		/* Read through the kernel so a bad pointer is EFAULT, not a crash of the VMM. */
-		struct iovec l = { &a, sizeof(a) }, rm = { (void *)act, sizeof(a) };
-		if (vmm_sys6(SYS_process_vm_readv, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) !=
-		    (long)sizeof(a))
+		struct iovec l = {&a, sizeof(a)}, rm = {(void *)act, sizeof(a)};
+		if (vmm_sys6(SYS_process_vm_readv, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1,
+		             0) != (long)sizeof(a))
 			return -EFAULT;
 		a.mask &= ~((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)));
 		g_act[sig] = a;
 		host_action(sig, &a);
 	}
 	if (old) {
-		struct iovec l = { &prev, sizeof(prev) }, rm = { old, sizeof(prev) };
-		if (vmm_sys6(SYS_process_vm_writev, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) !=
-		    (long)sizeof(prev))
+		struct iovec l = {&prev, sizeof(prev)}, rm = {old, sizeof(prev)};
+		if (vmm_sys6(SYS_process_vm_writev, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1,
+		             0) != (long)sizeof(prev))
 			return -EFAULT;
 	}
 	return 0;
@@ -169,14 +169,16 @@ static size_t xstate_size(void)
 
 static bool mem_write(uint64_t dst, const void *src, size_t n)
 {
-	struct iovec l = { (void *)src, n }, rm = { (void *)dst, n };
-	return vmm_sys6(SYS_process_vm_writev, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) == (long)n;
+	struct iovec l = {(void *)src, n}, rm = {(void *)dst, n};
+	return vmm_sys6(SYS_process_vm_writev, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1,
+	                0) == (long)n;
 }
 
 static bool mem_read(void *dst, uint64_t src, size_t n)
 {
-	struct iovec l = { dst, n }, rm = { (void *)src, n };
-	return vmm_sys6(SYS_process_vm_readv, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) == (long)n;
+	struct iovec l = {dst, n}, rm = {(void *)src, n};
+	return vmm_sys6(SYS_process_vm_readv, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) ==
+	       (long)n;
 }
 
 /*
@@ -185,11 +187,11 @@ static bool mem_read(void *dst, uint64_t src, size_t n)
  * kernel then forces SIGSEGV, and so do we).
  */
 static int deliver(struct vmm_vcpu *v, struct kvm_regs *r, int sig, const siginfo_t *si,
-		   uint64_t trapno, uint64_t err, uint64_t cr2)
+                   uint64_t trapno, uint64_t err, uint64_t cr2)
 {
 	struct vmm *vm = vmm_get();
 	struct ksigaction a = g_act[sig];
-	stack_t ss = { 0 };
+	stack_t ss = {0};
 	vmm_sys2(SYS_sigaltstack, NULL, &ss);
 	uint64_t sp = r->rsp;
 	bool on_alt = (uint64_t)ss.ss_sp < sp && sp <= (uint64_t)ss.ss_sp + ss.ss_size;
@@ -353,7 +355,7 @@ void vmm_signals_interrupted(struct vmm_vcpu *v)
 }
 
 void vmm_fault(struct vmm_vcpu *v, struct kvm_regs *r, const struct sjmp_guest_trap_frame *f,
-	       uint64_t addr)
+               uint64_t addr)
 {
 	int code;
 	int sig = vmm_fault_signal((unsigned)f->vector, f->error, &code);
@@ -364,13 +366,14 @@ void vmm_fault(struct vmm_vcpu *v, struct kvm_regs *r, const struct sjmp_guest_t
 }
 
 void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uint64_t addr,
-		  uint64_t trapno, uint64_t err)
+                  uint64_t trapno, uint64_t err)
 {
 	struct ksigaction *a = &g_act[sig];
 	bool blocked = cur_mask() & (1UL << (sig - 1));
 	if (a->handler == SIG_DFL || a->handler == SIG_IGN || blocked) {
 		/* As the kernel's force_sig: the default action. */
-		if (a->handler == SIG_DFL && (sig == SIGSEGV || sig == SIGBUS) && vmm_get()->opt.stats)
+		if (a->handler == SIG_DFL && (sig == SIGSEGV || sig == SIGBUS) &&
+		    vmm_get()->opt.stats)
 			vmm_stats_print(vmm_get(), vmm_get()->stats_fd);
 		vmm_die(sig);
 	}

@@ -17,7 +17,7 @@
 static long forward(const struct kvm_regs *r)
 {
 	return vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi, (long)r->rdx, (long)r->r10,
-			(long)r->r8, (long)r->r9);
+	                (long)r->r8, (long)r->r9);
 }
 
 static bool is_err(long ret)

@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
-static void h(int s) { (void)s; }
+static void h(int s)
+{
+	(void)s;
+}
 __attribute__((target("avx2"))) static double run(void)
 {
 	__m256d acc = _mm256_set1_pd(1.0), inc = _mm256_set_pd(0.5, 0.25, 0.125, 0.0625);

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
-static void h(int s) { (void)s; }
+static void h(int s)
+{
+	(void)s;
+}
 static void one(int flags)
 {
-	struct sigaction sa = { .sa_handler = h, .sa_flags = flags };
+	struct sigaction sa = {.sa_handler = h, .sa_flags = flags};
 	sigaction(SIGUSR1, &sa, NULL);
 	int p[2];
 	pipe(p);

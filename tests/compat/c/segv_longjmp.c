@@ -6,12 +6,18 @@
 #include <sys/mman.h>
 static sigjmp_buf jb;
 static void *addr;
-static void h(int s, siginfo_t *si, void *uc) { (void)s; (void)uc; addr = si->si_addr; siglongjmp(jb, 1); }
+static void h(int s, siginfo_t *si, void *uc)
+{
+	(void)s;
+	(void)uc;
+	addr = si->si_addr;
+	siglongjmp(jb, 1);
+}
 int main(void)
 {
-	struct sigaction sa = { .sa_sigaction = h, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {.sa_sigaction = h, .sa_flags = SA_SIGINFO};
 	sigaction(SIGSEGV, &sa, NULL);
-	volatile uintptr_t bad[3] = { 0x8, 0x1000, 0x7000 };
+	volatile uintptr_t bad[3] = {0x8, 0x1000, 0x7000};
 	for (volatile int i = 0; i < 3; i++) {
 		if (!sigsetjmp(jb, 1))
 			*(volatile char *)bad[i] = 1;

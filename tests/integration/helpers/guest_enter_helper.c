@@ -48,9 +48,9 @@ static void on_segv(int s, siginfo_t *si, void *uc)
 
 static void scenario_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_alrm, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = on_alrm, .sa_flags = SA_RESTART};
 	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	struct itimerval it = {{0, 500}, {0, 500}};
 	setitimer(ITIMER_REAL, &it, NULL);
 	long bad = 0;
 	for (long i = 0; i < 20000; i++) {
@@ -68,11 +68,11 @@ static void scenario_signals(void)
 		_exit(write(p[1], "x", 1) == 1 ? 0 : 1);
 	}
 	ssize_t n = read(p[0], &c, 1); /* interrupted by SIGALRM, restarted by SA_RESTART */
-	struct itimerval z = { { 0, 0 }, { 0, 0 } };
+	struct itimerval z = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &z, NULL);
 	waitpid(kid, NULL, 0);
 	printf("alarms=%ld\nerrno_bad=%ld\nrestarted_read=%zd\n", alarms, bad, n);
-	struct sigaction sb = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+	struct sigaction sb = {.sa_sigaction = on_segv, .sa_flags = SA_SIGINFO};
 	sigaction(SIGSEGV, &sb, NULL);
 	volatile uintptr_t bad_addr = 0x18;
 	if (!sigsetjmp(jb, 1))
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	uint64_t cr3 = read_cr3();
 	char line[256];
 	int n = snprintf(line, sizeof(line), "enter=0\ncr3=%#llx\npid_same=%d\n",
-			 (unsigned long long)cr3, getpid() == pid_before);
+	                 (unsigned long long)cr3, getpid() == pid_before);
 	if (write(1, line, (size_t)n) != n)
 		return 3;
 	if (!strcmp(what, "basic")) {
@@ -168,8 +168,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 100; i++)
 			syscall(SYS_getppid);
 		clock_gettime(CLOCK_MONOTONIC, &b);
-		printf("monotonic_ok=%d\n", b.tv_sec > a.tv_sec ||
-						 (b.tv_sec == a.tv_sec && b.tv_nsec >= a.tv_nsec));
+		printf("monotonic_ok=%d\n",
+		       b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec >= a.tv_nsec));
 		void *p = malloc(64 << 20); /* a new mmap: covered synchronously */
 		memset(p, 1, 64 << 20);
 		printf("malloc_ok=%d\n", ((char *)p)[12345] == 1);
