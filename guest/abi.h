@@ -81,8 +81,8 @@ struct sjmp_guest_percpu {
 	uint64_t self;        /* this structure's address */
 	uint32_t abi_version; /* SJMP_GUEST_ABI_VERSION */
 	uint32_t vcpu_id;
-	uint64_t vif_gpa;     /* kvm_pvm VIF page to register, 0 elsewhere */
-	uint64_t cur_cr3;     /* the root loaded now (never read CR3: it exits on kvm_pvm) */
+	uint64_t vif_gpa; /* kvm_pvm VIF page to register, 0 elsewhere */
+	uint64_t cur_cr3; /* the root loaded now (never read CR3: it exits on kvm_pvm) */
 	uint64_t reserved[4];
 };
 #endif

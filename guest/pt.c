@@ -61,7 +61,7 @@ static int range_ok(uint64_t va, uint64_t len)
 }
 
 int guest_pt_map(struct guest_pt_pool *pool, uint64_t root, uint64_t va, uint64_t pa, uint64_t len,
-		 uint64_t perm)
+                 uint64_t perm)
 {
 	if (!range_ok(va, len) || (pa & (X86_PAGE_SIZE - 1)) || (pa & ~X86_PTE_ADDR) ||
 	    (perm & ~(GUEST_PT_RW | GUEST_PT_NX | GUEST_PT_G)))
@@ -134,7 +134,7 @@ int guest_pt_unmap(struct guest_pt_pool *pool, uint64_t root, uint64_t va, uint6
 }
 
 int guest_pt_walk(const struct guest_pt_pool *pool, uint64_t root, uint64_t va, uint64_t len,
-		  guest_pt_walk_fn fn, void *arg)
+                  guest_pt_walk_fn fn, void *arg)
 {
 	if (!range_ok(va, len))
 		return -EINVAL;
@@ -158,8 +158,8 @@ int guest_pt_walk(const struct guest_pt_pool *pool, uint64_t root, uint64_t va, 
 		e = pd[IDX(va, 1)];
 		if ((e & X86_PTE_P) && (e & X86_PTE_PS)) {
 			uint64_t base = va & ~(X86_LARGE_SIZE - 1);
-			int r = fn(base, e & X86_PTE_ADDR & ~(X86_LARGE_SIZE - 1), X86_LARGE_SIZE, e,
-				   arg);
+			int r = fn(base, e & X86_PTE_ADDR & ~(X86_LARGE_SIZE - 1), X86_LARGE_SIZE,
+			           e, arg);
 			if (r)
 				return r;
 			va = base + X86_LARGE_SIZE;
@@ -172,7 +172,8 @@ int guest_pt_walk(const struct guest_pt_pool *pool, uint64_t root, uint64_t va, 
 		}
 		e = pt[IDX(va, 0)];
 		if (e & X86_PTE_P) {
-			int r = fn(va & ~(X86_PAGE_SIZE - 1), e & X86_PTE_ADDR, X86_PAGE_SIZE, e, arg);
+			int r =
+			    fn(va & ~(X86_PAGE_SIZE - 1), e & X86_PTE_ADDR, X86_PAGE_SIZE, e, arg);
 			if (r)
 				return r;
 		}
@@ -182,7 +183,7 @@ int guest_pt_walk(const struct guest_pt_pool *pool, uint64_t root, uint64_t va, 
 }
 
 uint64_t guest_pt_translate(const struct guest_pt_pool *pool, uint64_t root, uint64_t va,
-			    uint64_t *pte)
+                            uint64_t *pte)
 {
 	const uint64_t *t = guest_pt_table(pool, root);
 	for (int level = 3; t; level--) {
@@ -201,7 +202,7 @@ uint64_t guest_pt_translate(const struct guest_pt_pool *pool, uint64_t root, uin
 }
 
 int guest_pt_root_share(struct guest_pt_pool *pool, uint64_t src, unsigned skip_first,
-			unsigned skip_end, uint64_t *root)
+                        unsigned skip_end, uint64_t *root)
 {
 	const uint64_t *s = guest_pt_table(pool, src);
 	if (!s || skip_first > skip_end || skip_end > 512)

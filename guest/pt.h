@@ -66,7 +66,7 @@ uint64_t *guest_pt_table(const struct guest_pt_pool *pool, uint64_t pa);
  * 2 MiB leaf sits where a 4 KiB table is needed, or the reverse).
  */
 int guest_pt_map(struct guest_pt_pool *pool, uint64_t root, uint64_t va, uint64_t pa, uint64_t len,
-		 uint64_t perm);
+                 uint64_t perm);
 
 /**
  * guest_pt_unmap() - clear the leaves of [@va, @va + @len) under @root; tables stay.
@@ -83,14 +83,14 @@ typedef int (*guest_pt_walk_fn)(uint64_t va, uint64_t pa, uint64_t size, uint64_
 
 /** guest_pt_walk() - visit every present leaf of [@va, @va + @len) under @root. */
 int guest_pt_walk(const struct guest_pt_pool *pool, uint64_t root, uint64_t va, uint64_t len,
-		  guest_pt_walk_fn fn, void *arg);
+                  guest_pt_walk_fn fn, void *arg);
 
 /**
  * guest_pt_translate() - guest-physical address of @va under @root, or -1 (all ones) when not
  * mapped. @pte (may be NULL) receives the leaf.
  */
 uint64_t guest_pt_translate(const struct guest_pt_pool *pool, uint64_t root, uint64_t va,
-			    uint64_t *pte);
+                            uint64_t *pte);
 
 /**
  * guest_pt_root_share() - make a new root whose PML4 entries are @src's, except slots
@@ -99,6 +99,6 @@ uint64_t guest_pt_translate(const struct guest_pt_pool *pool, uint64_t root, uin
  * Return: 0 and *@root, or -ENOMEM, -EINVAL (@src not in the pool).
  */
 int guest_pt_root_share(struct guest_pt_pool *pool, uint64_t src, unsigned skip_first,
-			unsigned skip_end, uint64_t *root);
+                        unsigned skip_end, uint64_t *root);
 
 #endif

@@ -19,7 +19,7 @@ __attribute__((constructor(101))) static void sjmp_preload_enter(void)
 	int r = sjmp_enter();
 	if (r < 0) {
 		sjmp__log(SJMP_LOG_ERROR, "sjmp-run: cannot enter guest mode (%s): %s",
-			  sjmp__errname(r), sjmp_strerror(r));
+		          sjmp__errname(r), sjmp_strerror(r));
 		_exit(125);
 	}
 }

@@ -30,7 +30,7 @@
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: sjmp-run [--stats] [--info] [--] PROGRAM [ARGS...]\n"
-		   "Runs a dynamically linked PROGRAM in KVM guest ring 0 (guest mode).\n");
+	           "Runs a dynamically linked PROGRAM in KVM guest ring 0 (guest mode).\n");
 	return f == stderr ? 2 : 0;
 }
 
@@ -127,10 +127,10 @@ int main(int argc, char **argv)
 	}
 	if (elf_is_dynamic(prog) == 0) {
 		fprintf(stderr,
-			"sjmp-run: %s is statically linked: sjmp-run enters guest mode through the "
-			"dynamic loader (LD_PRELOAD) and cannot run static binaries; link it "
-			"dynamically, or call sjmp_enter() from the program itself\n",
-			prog);
+		        "sjmp-run: %s is statically linked: sjmp-run enters guest mode through the "
+		        "dynamic loader (LD_PRELOAD) and cannot run static binaries; link it "
+		        "dynamically, or call sjmp_enter() from the program itself\n",
+		        prog);
 		return 126;
 	}
 
@@ -148,7 +148,8 @@ int main(int argc, char **argv)
 	if (access(lib, R_OK) != 0) {
 		snprintf(lib, sizeof(lib), "%s/../lib/libsjmp-preload.so", self);
 		if (access(lib, R_OK) != 0) {
-			fprintf(stderr, "sjmp-run: libsjmp-preload.so not found next to %s\n", self);
+			fprintf(stderr, "sjmp-run: libsjmp-preload.so not found next to %s\n",
+			        self);
 			return 126;
 		}
 	}

@@ -53,8 +53,8 @@ __attribute__((noreturn)) void vmm_thread_main(struct vmm_vcpu *v)
 	vmm_run(v);
 }
 
-static long new_thread(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long flags,
-		       uint64_t stack, uint64_t ptid, uint64_t ctid, uint64_t tls)
+static long new_thread(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long flags, uint64_t stack,
+                       uint64_t ptid, uint64_t ctid, uint64_t tls)
 {
 	struct vmm *vm = vmm_get();
 	struct vmm_vcpu *nv = vmm_vcpu_create(vm);
@@ -80,7 +80,7 @@ static long new_thread(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long fla
 
 /* In a fork child: a new VM with the same memslots, one vCPU (this thread's), guest mode. */
 static __attribute__((noreturn)) void fork_child(struct vmm_vcpu *v, const struct kvm_regs *cr,
-						 uint64_t fs)
+                                                 uint64_t fs)
 {
 	struct vmm *vm = vmm_get();
 	vm->lock = 0; /* another thread may have held it at fork time */
@@ -126,9 +126,9 @@ fail:
 
 long vmm_sys_clone(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 {
-	unsigned long flags = nr == SYS_clone ? r->rdi
-			      : nr == SYS_vfork ? (CLONE_VM | CLONE_VFORK | SIGCHLD)
-						: SIGCHLD;
+	unsigned long flags = nr == SYS_clone   ? r->rdi
+	                      : nr == SYS_vfork ? (CLONE_VM | CLONE_VFORK | SIGCHLD)
+	                                        : SIGCHLD;
 	uint64_t stack = nr == SYS_clone ? r->rsi : 0;
 	uint64_t ptid = r->rdx, ctid = r->r10, tls = r->r8;
 	if (nr != SYS_clone)
@@ -144,11 +144,18 @@ long vmm_sys_clone(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 		struct vmm *vm = vmm_get();
 		if (get_xsave(v, v->xsave) == 0) {
 			uint32_t lo = (uint32_t)vm->host_xcr0, hi = (uint32_t)(vm->host_xcr0 >> 32);
-			__asm__ volatile("xrstor64 (%0)" : : "r"(v->xsave), "a"(lo), "d"(hi) : "memory");
+			__asm__ volatile("xrstor64 (%0)"
+			                 :
+			                 : "r"(v->xsave), "a"(lo), "d"(hi)
+			                 : "memory");
 		}
 		struct vmm_host_clone c = {
-			.nr = SYS_clone, .flags = (long)flags, .stack = (long)stack,
-			.ptid = (long)ptid, .ctid = (long)ctid, .tls = (long)tls,
+		    .nr = SYS_clone,
+		    .flags = (long)flags,
+		    .stack = (long)stack,
+		    .ptid = (long)ptid,
+		    .ctid = (long)ctid,
+		    .tls = (long)tls,
 		};
 		child_regs(&c.regs, r, stack);
 		return vmm_clone_to_host(&c);
@@ -159,7 +166,8 @@ long vmm_sys_clone(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 	uint64_t fs = (flags & CLONE_SETTLS) ? tls : guest_fs_base(v);
 	if (get_xsave(v, v->xsave) < 0)
 		return -EAGAIN;
-	long pid = vmm_sys6(SYS_clone, (long)flags, (long)stack, (long)ptid, (long)ctid, (long)tls, 0);
+	long pid =
+	    vmm_sys6(SYS_clone, (long)flags, (long)stack, (long)ptid, (long)ctid, (long)tls, 0);
 	if (pid == 0)
 		fork_child(v, &cr, fs);
 	return pid;
@@ -203,7 +211,7 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	char **envp = (char **)(r->rax == SYS_execve ? r->rdx : r->r10);
 	if (!vm->preload[0])
 		return vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi, (long)r->rdx,
-				(long)r->r10, (long)r->r8, (long)r->r9);
+		                (long)r->r10, (long)r->r8, (long)r->r9);
 	/* Is the preload still there? */
 	size_t n = 0, extra = 0;
 	char *old_pre = NULL;
@@ -220,12 +228,12 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	if (old_pre && contains(old_pre, vm->preload) && has_pre_var &&
 	    (has_stats || !vm->opt.stats))
 		return vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi, (long)r->rdx,
-				(long)r->r10, (long)r->r8, (long)r->r9);
+		                (long)r->r10, (long)r->r8, (long)r->r9);
 	for (size_t i = 0; i < n; i++)
 		extra += slen(envp[i]) + 1;
 	size_t bytes = (n + 4) * sizeof(char *) + extra + 3 * sizeof(vm->preload) + 64;
 	long m = vmm_sys6(SYS_mmap, 0, (long)bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m < 0 && m > -4096)
 		return m;
 	char **ne = (char **)m;
@@ -233,7 +241,7 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	size_t k = 0;
 	/* LD_PRELOAD=<preload>[:<old>] */
 	ne[k++] = s;
-	const char *parts[] = { "LD_PRELOAD=", vm->preload };
+	const char *parts[] = {"LD_PRELOAD=", vm->preload};
 	for (int i = 0; i < 2; i++)
 		for (const char *p = parts[i]; *p;)
 			*s++ = *p++;
@@ -249,7 +257,7 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	*s++ = 0;
 	if (!has_pre_var) {
 		ne[k++] = s;
-		const char *q[] = { "SJMP_RUN_PRELOAD=", vm->preload };
+		const char *q[] = {"SJMP_RUN_PRELOAD=", vm->preload};
 		for (int i = 0; i < 2; i++)
 			for (const char *p = q[i]; *p;)
 				*s++ = *p++;
@@ -266,8 +274,8 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 			ne[k++] = envp[i];
 	ne[k] = NULL;
 	long ret = vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi,
-			    r->rax == SYS_execve ? m : (long)r->rdx,
-			    r->rax == SYS_execve ? (long)r->r10 : m, (long)r->r8, (long)r->r9);
+	                    r->rax == SYS_execve ? m : (long)r->rdx,
+	                    r->rax == SYS_execve ? (long)r->r10 : m, (long)r->r8, (long)r->r9);
 	vmm_sys2(SYS_munmap, m, bytes);
 	return ret;
 }

@@ -36,12 +36,13 @@ int sjmp_enter(void)
 		return sjmp__fail(n, "sjmp_enter: list /proc/self/task", "mount /proc");
 	if (n > 1)
 		return sjmp__fail(EBUSY, "sjmp_enter",
-				  "the process has %d threads; enter guest mode before creating "
-				  "threads (or run the program under sjmp-run)",
-				  n);
+		                  "the process has %d threads; enter guest mode before creating "
+		                  "threads (or run the program under sjmp-run)",
+		                  n);
 	int r = vmm_init();
 	if (r < 0)
 		return r;
+	vmm_signals_init();
 	struct vmm *vm = vmm_get();
 	struct vmm_vcpu *v = vmm_vcpu_create(vm);
 	if (!v)

@@ -30,7 +30,7 @@ const char *vmm_host_kind_name(enum vmm_host_kind kind)
 }
 
 void vmm_platform_from_cpuid(struct vmm_platform *p, uint32_t leaf1_ecx, uint32_t leaf7_ebx,
-			     uint32_t ext8_eax, bool pvm)
+                             uint32_t ext8_eax, bool pvm)
 {
 	/* platform.md: kvm_pvm refuses CR4.PCIDE (EINVAL) whatever it reports. */
 	p->pcid = !pvm && (leaf1_ecx & X86_CPUID1_ECX_PCID);
@@ -52,7 +52,7 @@ uint64_t vmm_cr3_encode(uint64_t root, unsigned pcid, bool noflush, bool pcide)
 uint64_t vmm_cr4_value(const struct vmm_platform *p)
 {
 	uint64_t cr4 = X86_CR4_PAE | X86_CR4_PGE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT |
-		       X86_CR4_OSXSAVE | X86_CR4_FSGSBASE;
+	               X86_CR4_OSXSAVE | X86_CR4_FSGSBASE;
 	if (p->pcid)
 		cr4 |= X86_CR4_PCIDE;
 	return cr4;
@@ -77,13 +77,13 @@ static void cpuid_patch(struct kvm_cpuid2 *c)
 	struct kvm_cpuid_entry2 *e;
 	if ((e = cpuid_find(c, 1, 0)) && __get_cpuid_count(1, 0, &a, &b, &cx, &d)) {
 		uint32_t take = X86_CPUID1_ECX_XSAVE | X86_CPUID1_ECX_AVX | (1U << 12) /* FMA */ |
-				(1U << 29) /* F16C */ | X86_CPUID1_ECX_HYPERVISOR;
+		                (1U << 29) /* F16C */ | X86_CPUID1_ECX_HYPERVISOR;
 		e->ecx = (e->ecx & ~take) | (cx & take);
 		e->ecx &= ~X86_CPUID1_ECX_VMX;
 	}
 	if ((e = cpuid_find(c, 7, 0)) && __get_cpuid_count(7, 0, &a, &b, &cx, &d)) {
 		uint32_t take = X86_CPUID7_EBX_FSGSBASE | X86_CPUID7_EBX_AVX2 |
-				(0xffffU << 16 & ~(1U << 20 /* SMAP */ | 1U << 18 /* RDSEED ok */));
+		                (0xffffU << 16 & ~(1U << 20 /* SMAP */ | 1U << 18 /* RDSEED ok */));
 		e->ebx = (e->ebx & ~take) | (b & take);
 	}
 	for (uint32_t i = 0; i < c->nent; i++) {
@@ -110,7 +110,7 @@ int vmm_platform_detect(struct vmm *vm)
 	struct kvm_cpuid_entry2 *e7 = cpuid_find(vm->cpuid, 7, 0);
 	struct kvm_cpuid_entry2 *e8 = cpuid_find(vm->cpuid, 0x80000008, 0);
 	vmm_platform_from_cpuid(&vm->plat, e1 ? e1->ecx : 0, e7 ? e7->ebx : 0, e8 ? e8->eax : 0,
-				pvm);
+	                        pvm);
 	if (pvm) {
 		vm->plat.kind = VMM_HOST_PVM;
 	} else {
@@ -121,7 +121,8 @@ int vmm_platform_detect(struct vmm *vm)
 	}
 	cpuid_patch(vm->cpuid);
 	int xs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
-	vm->plat.xsave_size = xs > (int)sizeof(struct kvm_xsave) ? (size_t)xs : sizeof(struct kvm_xsave);
+	vm->plat.xsave_size =
+	    xs > (int)sizeof(struct kvm_xsave) ? (size_t)xs : sizeof(struct kvm_xsave);
 	uint32_t lo, hi;
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 	vm->host_xcr0 = ((uint64_t)hi << 32) | lo;
@@ -178,8 +179,8 @@ static void build_tables(struct vmm_vcpu *v)
 	gdt[SJMP_GDT_USER_CS >> 3] = seg_desc(X86_DESC_TYPE_CODE_XR, 3, true, false);
 	uint64_t tb = (uint64_t)v->tss;
 	gdt[SJMP_GDT_TSS >> 3] = (sizeof(struct tss64) - 1) | ((tb & 0xffffff) << 16) |
-				 ((uint64_t)X86_DESC_TYPE_TSS64 << 40) | (1ULL << 47) |
-				 ((tb >> 24 & 0xff) << 56);
+	                         ((uint64_t)X86_DESC_TYPE_TSS64 << 40) | (1ULL << 47) |
+	                         ((tb >> 24 & 0xff) << 56);
 	gdt[(SJMP_GDT_TSS >> 3) + 1] = tb >> 32;
 
 	struct tss64 *tss = (struct tss64 *)v->tss;
@@ -194,12 +195,12 @@ static void build_tables(struct vmm_vcpu *v)
 		uint64_t h = (uint64_t)guest_trap_stubs + 16 * vec;
 		bool own = vec == X86_VEC_NMI || vec == X86_VEC_DF || vec == X86_VEC_MC;
 		idt[vec] = (struct idt_gate){
-			.off0 = h & 0xffff,
-			.sel = SJMP_GDT_KERNEL_CS,
-			.ist = own ? 2 : 1,
-			.type_attr = 0x80 | (3 << 5) | X86_GATE_TYPE_INTR64,
-			.off1 = (h >> 16) & 0xffff,
-			.off2 = h >> 32,
+		    .off0 = h & 0xffff,
+		    .sel = SJMP_GDT_KERNEL_CS,
+		    .ist = own ? 2 : 1,
+		    .type_attr = 0x80 | (3 << 5) | X86_GATE_TYPE_INTR64,
+		    .off1 = (h >> 16) & 0xffff,
+		    .off2 = h >> 32,
 		};
 	}
 }
@@ -207,16 +208,16 @@ static void build_tables(struct vmm_vcpu *v)
 static void seg_set(struct kvm_segment *s, uint16_t sel, unsigned type, bool l, bool db)
 {
 	*s = (struct kvm_segment){
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = sel,
-		.type = type,
-		.present = 1,
-		.dpl = 0,
-		.db = db,
-		.s = 1,
-		.l = l,
-		.g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = sel,
+	    .type = type,
+	    .present = 1,
+	    .dpl = 0,
+	    .db = db,
+	    .s = 1,
+	    .l = l,
+	    .g = 1,
 	};
 }
 
@@ -240,13 +241,13 @@ int vmm_vcpu_setup_arch(struct vmm *vm, struct vmm_vcpu *v)
 	seg_set(&s.gs, 0, X86_DESC_TYPE_DATA_RW, false, true);
 	s.gs.base = (uint64_t)v->percpu;
 	s.tr = (struct kvm_segment){
-		.base = (uint64_t)v->tss,
-		.limit = sizeof(struct tss64) - 1,
-		.selector = SJMP_GDT_TSS,
-		.type = X86_DESC_TYPE_TSS64,
-		.present = 1,
+	    .base = (uint64_t)v->tss,
+	    .limit = sizeof(struct tss64) - 1,
+	    .selector = SJMP_GDT_TSS,
+	    .type = X86_DESC_TYPE_TSS64,
+	    .present = 1,
 	};
-	s.ldt = (struct kvm_segment){ .unusable = 1 };
+	s.ldt = (struct kvm_segment){.unusable = 1};
 	s.gdt.base = (uint64_t)v->gdt;
 	s.gdt.limit = SJMP_GDT_ENTRIES * 8 - 1;
 	s.idt.base = (uint64_t)v->idt;
@@ -257,36 +258,38 @@ int vmm_vcpu_setup_arch(struct vmm *vm, struct vmm_vcpu *v)
 	s.efer = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NX;
 	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
 		return sjmp__fail(errno, "KVM_SET_SREGS", "the host refuses long mode (CR4 %#llx)",
-				  (unsigned long long)s.cr4);
+		                  (unsigned long long)s.cr4);
 
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[8];
-	} m = { 0 };
+	} m = {0};
 	struct kvm_msr_entry *e = m.e;
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_STAR,
-				       .data = ((uint64_t)SJMP_GDT_USER32_CS << 48) |
-					       ((uint64_t)SJMP_GDT_KERNEL_CS << 32) };
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_LSTAR, .data = (uint64_t)guest_syscall_entry };
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_CSTAR, .data = (uint64_t)guest_syscall_entry };
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_FMASK,
-				       .data = X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_IF |
-					       X86_RFLAGS_AC | X86_RFLAGS_NT | (3UL << 12) };
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_KERNEL_GS, .data = 0 };
-	*e++ = (struct kvm_msr_entry){ .index = X86_MSR_PAT, .data = 0x0007040600070406ULL };
+	*e++ = (struct kvm_msr_entry){.index = X86_MSR_STAR,
+	                              .data = ((uint64_t)SJMP_GDT_USER32_CS << 48) |
+	                                      ((uint64_t)SJMP_GDT_KERNEL_CS << 32)};
+	*e++ =
+	    (struct kvm_msr_entry){.index = X86_MSR_LSTAR, .data = (uint64_t)guest_syscall_entry};
+	*e++ =
+	    (struct kvm_msr_entry){.index = X86_MSR_CSTAR, .data = (uint64_t)guest_syscall_entry};
+	*e++ = (struct kvm_msr_entry){.index = X86_MSR_FMASK,
+	                              .data = X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_IF |
+	                                      X86_RFLAGS_AC | X86_RFLAGS_NT | (3UL << 12)};
+	*e++ = (struct kvm_msr_entry){.index = X86_MSR_KERNEL_GS, .data = 0};
+	*e++ = (struct kvm_msr_entry){.index = X86_MSR_PAT, .data = 0x0007040600070406ULL};
 	m.h.nmsrs = (uint32_t)(e - m.e);
 	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (r != (int)m.h.nmsrs)
-		return sjmp__fail(r < 0 ? errno : EIO, "KVM_SET_MSRS",
-				  "the host refused MSR %#x", m.e[r < 0 ? 0 : r].index);
+		return sjmp__fail(r < 0 ? errno : EIO, "KVM_SET_MSRS", "the host refused MSR %#x",
+		                  m.e[r < 0 ? 0 : r].index);
 
-	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = vm->host_xcr0 } } };
+	struct kvm_xcrs x = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = vm->host_xcr0}}};
 	if (ioctl(v->fd, KVM_SET_XCRS, &x) < 0)
 		return sjmp__fail(errno, "KVM_SET_XCRS", "the host refuses XCR0 %#llx",
-				  (unsigned long long)vm->host_xcr0);
+		                  (unsigned long long)vm->host_xcr0);
 
 	/* Guest TSC == host TSC, so vDSO clock_gettime agrees with the host (prior-art (e)). */
-	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET };
+	struct kvm_device_attr a = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
 	uint64_t zero = 0;
 	a.addr = (uint64_t)&zero;
 	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) == 0)

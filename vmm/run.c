@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static const char *exit_reason_name(unsigned r)
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 {
 	char buf[1024];
-	Dl_info di = { 0 };
+	Dl_info di = {0};
 	const char *sym = "?";
 	unsigned long off = 0;
 	if (dladdr((void *)r->rip, &di) && di.dli_sname) {
@@ -69,31 +70,33 @@ void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 		off = r->rip - (unsigned long)di.dli_saddr;
 	}
 	snprintf(buf, sizeof(buf),
-		 "sjmp: guest-mode crash in thread %d (vCPU %d): %s\n"
-		 "sjmp:   exit_reason %u (%s)\n"
-		 "sjmp:   RIP %016llx <%s+%#lx> in %s\n"
-		 "sjmp:   RSP %016llx RFLAGS %016llx\n"
-		 "sjmp:   RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
-		 "sjmp:   RSI %016llx RDI %016llx RBP %016llx R8  %016llx\n"
-		 "sjmp:   R9  %016llx R10 %016llx R11 %016llx R12 %016llx\n"
-		 "sjmp:   R13 %016llx R14 %016llx R15 %016llx\n",
-		 (int)vmm_sys0(SYS_gettid), v->id, what, v->run->exit_reason,
-		 exit_reason_name(v->run->exit_reason), r->rip, sym, off,
-		 di.dli_fname ? di.dli_fname : "?", r->rsp, r->rflags, r->rax, r->rbx, r->rcx,
-		 r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
-		 r->r14, r->r15);
+	         "sjmp: guest-mode crash in thread %d (vCPU %d): %s\n"
+	         "sjmp:   exit_reason %u (%s)\n"
+	         "sjmp:   RIP %016llx <%s+%#lx> in %s\n"
+	         "sjmp:   RSP %016llx RFLAGS %016llx\n"
+	         "sjmp:   RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
+	         "sjmp:   RSI %016llx RDI %016llx RBP %016llx R8  %016llx\n"
+	         "sjmp:   R9  %016llx R10 %016llx R11 %016llx R12 %016llx\n"
+	         "sjmp:   R13 %016llx R14 %016llx R15 %016llx\n",
+	         (int)vmm_sys0(SYS_gettid), v->id, what, v->run->exit_reason,
+	         exit_reason_name(v->run->exit_reason), r->rip, sym, off,
+	         di.dli_fname ? di.dli_fname : "?", r->rsp, r->rflags, r->rax, r->rbx, r->rcx,
+	         r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
+	         r->r14, r->r15);
 	out_str(2, buf);
 }
 
 /* Die of @sig with its default action (exit status and core as natively). */
 __attribute__((noreturn)) void vmm_die(int sig)
 {
+	if (vmm_get())
+		vmm_exit_record(vmm_get(), 128 + sig);
 	struct vmm_ksigaction {
 		void *handler;
 		unsigned long flags;
 		void *restorer;
 		uint64_t mask;
-	} sa = { .handler = SIG_DFL };
+	} sa = {.handler = SIG_DFL};
 	vmm_sys4(SYS_rt_sigaction, sig, &sa, NULL, 8);
 	uint64_t m = 1UL << (sig - 1);
 	vmm_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, 8);
@@ -104,8 +107,8 @@ __attribute__((noreturn)) void vmm_die(int sig)
 
 void vmm_stats_print(struct vmm *vm, int fd)
 {
-	static const char *const kinds[VMM_EXIT_KINDS] = { "syscall", "trap", "boot",
-							   "signal (EINTR)", "efault", "other" };
+	static const char *const kinds[VMM_EXIT_KINDS] = {"syscall",        "trap",   "boot",
+	                                                  "signal (EINTR)", "efault", "other"};
 	struct vmm_stats sum;
 	memset(&sum, 0, sizeof(sum));
 	for (int i = 0; i < vm->nvcpus; i++) {
@@ -124,23 +127,24 @@ void vmm_stats_print(struct vmm *vm, int fd)
 	for (int k = 0; k < VMM_EXIT_KINDS; k++)
 		total += sum.exits[k];
 	uint64_t wall = (vmm_rdtsc() - vm->start_tsc) / vm->tsc_per_us;
-	snprintf(buf, sizeof(buf),
-		 "sjmp-run stats: pid %d, host %s, %d vCPU(s), %llu exits to the VMM, wall %llu us\n",
-		 (int)vmm_sys0(SYS_getpid), vmm_host_kind_name(vm->plat.kind), vm->nvcpus,
-		 (unsigned long long)total, (unsigned long long)wall);
+	snprintf(
+	    buf, sizeof(buf),
+	    "sjmp-run stats: pid %d, host %s, %d vCPU(s), %llu exits to the VMM, wall %llu us\n",
+	    (int)vmm_sys0(SYS_getpid), vmm_host_kind_name(vm->plat.kind), vm->nvcpus,
+	    (unsigned long long)total, (unsigned long long)wall);
 	out_str(fd, buf);
 	for (int k = 0; k < VMM_EXIT_KINDS; k++) {
 		if (!sum.exits[k])
 			continue;
 		snprintf(buf, sizeof(buf), "  exits %-16s %10llu\n", kinds[k],
-			 (unsigned long long)sum.exits[k]);
+		         (unsigned long long)sum.exits[k]);
 		out_str(fd, buf);
 	}
 	for (int k = 0; k < SJMP_IDT_VECTORS; k++) {
 		if (!sum.traps[k])
 			continue;
 		snprintf(buf, sizeof(buf), "  trap  vector %-9d %10llu\n", k,
-			 (unsigned long long)sum.traps[k]);
+		         (unsigned long long)sum.traps[k]);
 		out_str(fd, buf);
 	}
 	/* Forwarded system calls by count, highest first (selection without sorting memory). */
@@ -157,17 +161,44 @@ void vmm_stats_print(struct vmm *vm, int fd)
 				continue;
 			const char *n = vmm_syscall_name((unsigned)k);
 			snprintf(buf, sizeof(buf), "  syscall %-20s %10llu\n", n ? n : "?",
-				 (unsigned long long)best);
+			         (unsigned long long)best);
 			out_str(fd, buf);
 		}
 		last = best;
 	}
 	snprintf(buf, sizeof(buf),
-		 "  time outside the guest: host-side handling %llu us; inside KVM_RUN %llu us "
-		 "(guest execution plus the exits' own cost, about 18 us each on kvm_pvm)\n",
-		 (unsigned long long)(sum.host_tsc / vm->tsc_per_us),
-		 (unsigned long long)(sum.run_tsc / vm->tsc_per_us));
+	         "  time outside the guest: host-side handling %llu us; inside KVM_RUN %llu us "
+	         "(guest execution plus the exits' own cost, about 18 us each on kvm_pvm)\n",
+	         (unsigned long long)(sum.host_tsc / vm->tsc_per_us),
+	         (unsigned long long)(sum.run_tsc / vm->tsc_per_us));
 	out_str(fd, buf);
+}
+
+void vmm_exit_record(struct vmm *vm, int status)
+{
+	if (!vm->report_dir[0])
+		return;
+	uint64_t sys = 0, exits = 0;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		for (int k = 0; k < VMM_NSYSCALLS; k++)
+			sys += vm->vcpus[i]->stats.syscalls[k];
+		for (int k = 0; k < VMM_EXIT_KINDS; k++)
+			exits += vm->vcpus[i]->stats.exits[k];
+	}
+	char path[320], line[160];
+	int pid = (int)vmm_sys0(SYS_getpid);
+	snprintf(path, sizeof(path), "%s/proc.%d.%llu", vm->report_dir, pid,
+	         (unsigned long long)vmm_rdtsc());
+	int n = snprintf(line, sizeof(line),
+	                 "pid=%d guest=1 host=%s syscalls=%llu exits=%llu status=%d\n", pid,
+	                 vmm_host_kind_name(vm->plat.kind), (unsigned long long)sys,
+	                 (unsigned long long)exits, status);
+	long fd =
+	    vmm_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	vmm_sys3(SYS_write, fd, line, n);
+	vmm_sys1(SYS_close, fd);
 }
 
 /* ---- exits ---- */
@@ -251,10 +282,10 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *v)
 	tls_self = v;
 	v->tid = (int)vmm_sys0(SYS_gettid);
 	run->s.regs.regs = (struct kvm_regs){
-		.rip = (uint64_t)guest_boot,
-		.rdi = (uint64_t)v->percpu,
-		.rsp = v->start_regs.rsp,
-		.rflags = X86_RFLAGS_FIXED,
+	    .rip = (uint64_t)guest_boot,
+	    .rdi = (uint64_t)v->percpu,
+	    .rsp = v->start_regs.rsp,
+	    .rflags = X86_RFLAGS_FIXED,
 	};
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
@@ -297,13 +328,13 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *v)
 }
 
 __attribute__((noreturn)) void vmm_run_first(struct vmm_vcpu *v, void *unused, uint64_t rsp,
-					     uint64_t rip)
+                                             uint64_t rip)
 {
 	(void)unused;
 	v->start_regs = (struct kvm_regs){
-		.rsp = rsp,
-		.rip = rip,
-		.rflags = X86_RFLAGS_FIXED | X86_RFLAGS_IF,
+	    .rsp = rsp,
+	    .rip = rip,
+	    .rflags = X86_RFLAGS_FIXED | X86_RFLAGS_IF,
 	};
 	vmm_run(v);
 }

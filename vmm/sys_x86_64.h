@@ -18,17 +18,17 @@ static inline long vmm_sys6(long nr, long a0, long a1, long a2, long a3, long a4
 	register long r9 __asm__("r9") = a5;
 	long ret;
 	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
+	                 : "=a"(ret)
+	                 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+	                 : "rcx", "r11", "memory");
 	return ret;
 }
 
-#define vmm_sys0(nr)                 vmm_sys6((nr), 0, 0, 0, 0, 0, 0)
-#define vmm_sys1(nr, a)              vmm_sys6((nr), (long)(a), 0, 0, 0, 0, 0)
-#define vmm_sys2(nr, a, b)           vmm_sys6((nr), (long)(a), (long)(b), 0, 0, 0, 0)
-#define vmm_sys3(nr, a, b, c)        vmm_sys6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define vmm_sys4(nr, a, b, c, d)     vmm_sys6((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define vmm_sys0(nr)             vmm_sys6((nr), 0, 0, 0, 0, 0, 0)
+#define vmm_sys1(nr, a)          vmm_sys6((nr), (long)(a), 0, 0, 0, 0, 0)
+#define vmm_sys2(nr, a, b)       vmm_sys6((nr), (long)(a), (long)(b), 0, 0, 0, 0)
+#define vmm_sys3(nr, a, b, c)    vmm_sys6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define vmm_sys4(nr, a, b, c, d) vmm_sys6((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 /* Read the time-stamp counter (SDM Vol. 2B RDTSC); ordering is not needed for statistics. */
 static inline uint64_t vmm_rdtsc(void)

@@ -17,7 +17,7 @@
 static long forward(const struct kvm_regs *r)
 {
 	return vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi, (long)r->rdx, (long)r->r10,
-			(long)r->r8, (long)r->r9);
+	                (long)r->r8, (long)r->r9);
 }
 
 static bool is_err(long ret)
@@ -104,9 +104,16 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_execveat:
 		ret = vmm_sys_execve(v, r);
 		break;
+	case SYS_rt_sigaction:
+		ret = vmm_sys_sigaction(r);
+		break;
+	case SYS_rt_sigreturn:
+		vmm_sys_sigreturn(v, r);
+		return; /* the frame's registers, RIP and RFLAGS included */
 	case SYS_exit_group:
 		if (vm->opt.stats)
 			vmm_stats_print(vm, vm->stats_fd);
+		vmm_exit_record(vm, (int)r->rdi);
 		ret = forward(r);
 		break;
 	case SYS_exit:
@@ -120,4 +127,5 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	r->rax = (uint64_t)ret;
 	r->rip = r->rcx;
 	r->rflags = r->r11;
+	vmm_signals_after_syscall(v, r, nr, ret);
 }

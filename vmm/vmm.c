@@ -66,10 +66,10 @@ bool vmm_covered(uint64_t va)
 int vmm_slot_set(struct vmm *vm, uint32_t slot, uint64_t gpa, uint64_t hva, uint64_t len)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = len,
-		.userspace_addr = hva,
+	    .slot = slot,
+	    .guest_phys_addr = gpa,
+	    .memory_size = len,
+	    .userspace_addr = hva,
 	};
 	long e = vmm_sys3(SYS_ioctl, vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 	return (int)e;
@@ -81,13 +81,15 @@ static int slot_add_locked(struct vmm *vm, uint64_t hva, uint64_t len, uint64_t 
 	if (vm->nslots >= vm->max_slots || vm->next_gpa + len > vm->gpa_limit)
 		return -ENOSPC;
 	uint32_t slot = vm->nslots;
-	/* The kernel's TASK_SIZE_MAX is 2^47 - 4 KiB: the last page of the user half has no slot. */
-	uint64_t slen = hva + len > SJMP_USER_VA_TOP - X86_PAGE_SIZE ? SJMP_USER_VA_TOP - X86_PAGE_SIZE - hva
-								    : len;
+	/* The kernel's TASK_SIZE_MAX is 2^47 - 4 KiB: the last page of the user half has no slot.
+	 */
+	uint64_t slen = hva + len > SJMP_USER_VA_TOP - X86_PAGE_SIZE
+	                    ? SJMP_USER_VA_TOP - X86_PAGE_SIZE - hva
+	                    : len;
 	int r = vmm_slot_set(vm, slot, vm->next_gpa, hva, slen);
 	if (r < 0)
 		return r;
-	vm->slots[slot] = (struct vmm_slot){ .gpa = vm->next_gpa, .hva = hva, .len = slen };
+	vm->slots[slot] = (struct vmm_slot){.gpa = vm->next_gpa, .hva = hva, .len = slen};
 	*gpa = vm->next_gpa;
 	vm->next_gpa += len;
 	vm->nslots++;
@@ -157,10 +159,10 @@ int vmm_root_create(uint64_t *root)
 	if (!vm)
 		return -ENODEV;
 	vmm_lock(vm);
-	int r = g_nroots >= VMM_MAX_ROOTS ? -ENOMEM
-					  : guest_pt_root_share(&vm->pool, vm->root,
-								SJMP_ZONE_PML4_FIRST,
-								SJMP_ZONE_PML4_END, root);
+	int r = g_nroots >= VMM_MAX_ROOTS
+	            ? -ENOMEM
+	            : guest_pt_root_share(&vm->pool, vm->root, SJMP_ZONE_PML4_FIRST,
+	                                  SJMP_ZONE_PML4_END, root);
 	if (!r)
 		g_roots[g_nroots++] = *root;
 	vmm_unlock(vm);
@@ -250,8 +252,8 @@ static int cover_current_maps(void)
 	int r = 0;
 	struct rlimit rl;
 	uint64_t stack_rl = getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-				    ? rl.rlim_cur
-				    : (64UL << 20);
+	                        ? rl.rlim_cur
+	                        : (64UL << 20);
 	if (stack_rl > (1UL << 30))
 		stack_rl = 1UL << 30;
 	while (!r && fgets(line, sizeof(line), f)) {
@@ -262,19 +264,23 @@ static int cover_current_maps(void)
 			continue;
 		if (hi - lo > (64UL << 30)) /* huge reservations: covered lazily on first fault */
 			continue;
-		if (strstr(line, "[stack]"))
+		if (strstr(line, "[stack]")) {
+			vmm_get()->stack_lo = lo;
+			vmm_get()->stack_max = stack_rl;
 			lo = hi - stack_rl < lo ? hi - stack_rl : lo;
+		}
 		r = vmm_cover(lo, hi - lo);
 		if (r < 0)
 			sjmp__log(SJMP_LOG_ERROR, "cannot cover %lx-%lx: %s", lo, hi,
-				  sjmp__errname(r));
+			          sjmp__errname(r));
 	}
 	fclose(f);
 	if (r < 0)
 		return sjmp__fail(r, "cover the process's mappings (KVM_SET_USER_MEMORY_REGION)",
-				  r == -ENOSPC ? "too many scattered mappings for the guest-physical "
-						 "space"
-					       : "see dmesg");
+		                  r == -ENOSPC
+		                      ? "too many scattered mappings for the guest-physical "
+		                        "space"
+		                      : "see dmesg");
 	return 0;
 }
 
@@ -310,7 +316,8 @@ static uint64_t tsc_calibrate(void)
 static int vmm_create(struct vmm **out)
 {
 	size_t size = sizeof(struct vmm) + 4096 + 256 * sizeof(struct kvm_cpuid_entry2);
-	struct vmm *vm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct vmm *vm =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm == MAP_FAILED)
 		return sjmp__fail(errno, "mmap VM state", "free memory");
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -324,6 +331,9 @@ static int vmm_create(struct vmm **out)
 	    rl.rlim_cur > 64 && rl.rlim_cur <= 1032)
 		vm->vmm_fd_min = (int)rl.rlim_cur - 32;
 
+	const char *rep = getenv("SJMP_RUN_REPORT");
+	if (rep && strlen(rep) < sizeof(vm->report_dir))
+		strcpy(vm->report_dir, rep);
 	const char *pre = getenv("SJMP_RUN_PRELOAD");
 	if (pre && strlen(pre) < sizeof(vm->preload))
 		strcpy(vm->preload, pre);
@@ -332,16 +342,18 @@ static int vmm_create(struct vmm **out)
 		vm->stats_fd = fcntl(2, F_DUPFD_CLOEXEC, vm->vmm_fd_min);
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
-		r = errno == ENOENT ? sjmp__fail(ENODEV, "open /dev/kvm",
-						 "load kvm (modprobe kvm_intel, kvm_amd or kvm_pvm)")
-		    : errno == EACCES ? sjmp__fail(EACCES, "open /dev/kvm",
-						   "add the user to group kvm")
-				      : sjmp__fail(errno, "open /dev/kvm", "check the device node");
+		r = errno == ENOENT
+		        ? sjmp__fail(ENODEV, "open /dev/kvm",
+		                     "load kvm (modprobe kvm_intel, kvm_amd or kvm_pvm)")
+		    : errno == EACCES
+		        ? sjmp__fail(EACCES, "open /dev/kvm", "add the user to group kvm")
+		        : sjmp__fail(errno, "open /dev/kvm", "check the device node");
 		goto fail;
 	}
 	vm->kvm_fd = fd_protect(vm, vm->kvm_fd);
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		r = sjmp__fail(ENOSYS, "KVM_GET_API_VERSION", "the kernel's KVM API is not version 12");
+		r = sjmp__fail(ENOSYS, "KVM_GET_API_VERSION",
+		               "the kernel's KVM API is not version 12");
 		goto fail;
 	}
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0) {
@@ -372,11 +384,11 @@ static int vmm_create(struct vmm **out)
 	vm->gpa_limit = 1UL << vm->plat.maxphyaddr;
 	vm->next_gpa = SJMP_GPA_BASE;
 	vm->chunk_slot = mmap(NULL, SJMP_NCHUNKS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	vm->slots = mmap(NULL, 4096 * sizeof(struct vmm_slot), PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *pool = mmap(NULL, SJMP_PT_POOL_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	vm->vif_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm->chunk_slot == MAP_FAILED || vm->slots == MAP_FAILED || pool == MAP_FAILED ||
 	    vm->vif_page == MAP_FAILED) {
@@ -398,9 +410,9 @@ static int vmm_create(struct vmm **out)
 		goto fail_pub;
 	}
 	vm->pool = (struct guest_pt_pool){
-		.hva = pool,
-		.gpa = vm->slots[vm->chunk_slot[pc] - 1].gpa + ((uint64_t)pool & (SJMP_CHUNK_SIZE - 1)),
-		.npages = SJMP_PT_POOL_SIZE / X86_PAGE_SIZE,
+	    .hva = pool,
+	    .gpa = vm->slots[vm->chunk_slot[pc] - 1].gpa + ((uint64_t)pool & (SJMP_CHUNK_SIZE - 1)),
+	    .npages = SJMP_PT_POOL_SIZE / X86_PAGE_SIZE,
 	};
 	if (!guest_pt_alloc(&vm->pool, &vm->root)) {
 		r = -ENOMEM;
@@ -408,7 +420,7 @@ static int vmm_create(struct vmm **out)
 	}
 	/* Map the pool's chunk now that the root exists. */
 	r = guest_pt_map(&vm->pool, vm->root, pc << SJMP_CHUNK_SHIFT,
-			 vm->slots[vm->chunk_slot[pc] - 1].gpa, SJMP_CHUNK_SIZE, GUEST_PT_RW);
+	                 vm->slots[vm->chunk_slot[pc] - 1].gpa, SJMP_CHUNK_SIZE, GUEST_PT_RW);
 	if (r < 0)
 		goto fail_pub;
 	r = vmm_cover((uint64_t)pool, SJMP_PT_POOL_SIZE);
@@ -419,9 +431,9 @@ static int vmm_create(struct vmm **out)
 		goto fail_pub;
 	uint64_t vif = (uint64_t)vm->vif_page;
 	vm->vif_gpa = vm->plat.kind == VMM_HOST_PVM
-			      ? vm->slots[vm->chunk_slot[vif >> SJMP_CHUNK_SHIFT] - 1].gpa +
-					(vif & (SJMP_CHUNK_SIZE - 1))
-			      : 0;
+	                  ? vm->slots[vm->chunk_slot[vif >> SJMP_CHUNK_SHIFT] - 1].gpa +
+	                        (vif & (SJMP_CHUNK_SIZE - 1))
+	                  : 0;
 	return 0;
 fail_pub:
 	__atomic_store_n(&g_vm, NULL, __ATOMIC_RELEASE);
@@ -458,8 +470,8 @@ int vmm_vcpu_open(struct vmm *vm, struct vmm_vcpu *v)
 			fd = nfd;
 		}
 	}
-	long run = vmm_sys6(SYS_mmap, 0, (long)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    fd, 0);
+	long run =
+	    vmm_sys6(SYS_mmap, 0, (long)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (run < 0 && run > -4096) {
 		vmm_sys1(SYS_close, fd);
 		return (int)run;
@@ -487,7 +499,7 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm)
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vmm_vcpu *v = vm->vcpus[i];
 		if (!v->in_use && (v->tid <= 0 || vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), v->tid,
-							      0) == -ESRCH)) {
+		                                           0) == -ESRCH)) {
 			v->in_use = true;
 			vmm_unlock(vm);
 			memset(&v->stats, 0, sizeof(v->stats));
@@ -527,11 +539,11 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm)
 	/* Touch what the guest will touch so it never takes a first-write exit there. */
 	memset(m + vcpu_struct_size(), 0, 2 * 4096 + SJMP_IST_STACKS * SJMP_IST_STACK_SIZE);
 	*v->percpu = (struct sjmp_guest_percpu){
-		.self = (uint64_t)v->percpu,
-		.abi_version = SJMP_GUEST_ABI_VERSION,
-		.vcpu_id = (uint32_t)id,
-		.vif_gpa = vm->vif_gpa,
-		.cur_cr3 = vm->root,
+	    .self = (uint64_t)v->percpu,
+	    .abi_version = SJMP_GUEST_ABI_VERSION,
+	    .vcpu_id = (uint32_t)id,
+	    .vif_gpa = vm->vif_gpa,
+	    .cur_cr3 = vm->root,
 	};
 	if (vmm_vcpu_open(vm, v) < 0)
 		goto fail;
@@ -585,7 +597,8 @@ int vmm_kvm_stat(const char *name, uint64_t *val)
 		struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * dsz);
 		if (strcmp(d->name, name))
 			continue;
-		r = pread(fd, val, sizeof(*val), h.data_offset + d->offset) == sizeof(*val) ? 0 : -EIO;
+		r = pread(fd, val, sizeof(*val), h.data_offset + d->offset) == sizeof(*val) ? 0
+		                                                                            : -EIO;
 		break;
 	}
 out_free:
@@ -598,7 +611,8 @@ out:
 int vmm_platform_probe(struct vmm_platform *p)
 {
 	size_t size = sizeof(struct vmm) + 4096 + 256 * sizeof(struct kvm_cpuid_entry2);
-	struct vmm *vm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct vmm *vm =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm == MAP_FAILED)
 		return -ENOMEM;
 	vm->cpuid = (struct kvm_cpuid2 *)((char *)vm + ((sizeof(*vm) + 63) & ~63UL));
@@ -606,7 +620,7 @@ int vmm_platform_probe(struct vmm_platform *p)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		r = sjmp__fail(errno == ENOENT ? ENODEV : errno, "open /dev/kvm",
-			       errno == EACCES ? "add the user to group kvm" : "load a KVM module");
+		               errno == EACCES ? "add the user to group kvm" : "load a KVM module");
 		goto out;
 	}
 	r = vmm_platform_detect(vm);

@@ -61,7 +61,7 @@ const char *vmm_host_kind_name(enum vmm_host_kind kind);
  * @pvm:         the host is kvm_pvm (/sys/module/kvm_pvm exists): no PCID whatever CPUID says.
  */
 void vmm_platform_from_cpuid(struct vmm_platform *p, uint32_t leaf1_ecx, uint32_t leaf7_ebx,
-			     uint32_t ext8_eax, bool pvm);
+                             uint32_t ext8_eax, bool pvm);
 
 /**
  * vmm_cr3_encode() - the CR3 value that loads @root (SDM 4.5.2 Table 4-12; 4.10.4.1).
@@ -93,13 +93,13 @@ struct vmm_stats {
 	uint64_t exits[VMM_EXIT_KINDS];
 	uint64_t traps[SJMP_IDT_VECTORS];
 	uint64_t syscalls[VMM_NSYSCALLS];
-	uint64_t host_tsc;  /* TSC ticks between KVM_RUN returning and being called again */
-	uint64_t run_tsc;   /* TSC ticks inside KVM_RUN (guest time plus exit costs) */
+	uint64_t host_tsc; /* TSC ticks between KVM_RUN returning and being called again */
+	uint64_t run_tsc;  /* TSC ticks inside KVM_RUN (guest time plus exit costs) */
 };
 
 /* A pending signal recorded by the host stub (vmm/signal.c). */
 struct vmm_sigpending {
-	uint64_t mask;            /* bit (sig - 1) */
+	uint64_t mask; /* bit (sig - 1) */
 	siginfo_t info[64];
 };
 
@@ -132,6 +132,7 @@ struct vmm_vcpu {
 	/* Signals (vmm/signal.c). */
 	struct vmm_sigpending pending;
 	volatile int in_guest_mode;
+	uint64_t efault_rip, efault_rsp; /* last EFAULT, to never spin on one */
 };
 
 /** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
@@ -155,14 +156,14 @@ struct vmm {
 	struct vmm_options opt;
 	int lock; /* spin lock: chunks, slots, pool, vCPU table */
 	/* Common region. */
-	uint32_t *chunk_slot;  /* per host chunk: memslot number + 1, 0 = not covered */
+	uint32_t *chunk_slot;   /* per host chunk: memslot number + 1, 0 = not covered */
 	struct vmm_slot *slots; /* per memslot (re-registered in a fork child's new VM) */
 	uint32_t nslots;
 	uint32_t max_slots;
 	uint64_t next_gpa;
 	uint64_t gpa_limit;
 	struct guest_pt_pool pool;
-	uint64_t root;          /* the primary root */
+	uint64_t root; /* the primary root */
 	uint64_t vif_gpa;
 	void *vif_page;
 	/* vCPUs. */
@@ -173,9 +174,12 @@ struct vmm {
 	uint64_t host_xcr0;
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
-	char preload[256]; /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
-	int stats_fd;   /* protected copy of stderr for --stats */
-	int vmm_fd_min; /* the VMM's descriptors are >= this; protected from close/dup2 */
+	uint64_t stack_lo;    /* lowest address of the main stack's VMA as last seen */
+	uint64_t stack_max;   /* RLIMIT_STACK */
+	char report_dir[256]; /* SJMP_RUN_REPORT: one record per process at exit (compat suite) */
+	char preload[256];    /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
+	int stats_fd;         /* protected copy of stderr for --stats */
+	int vmm_fd_min;       /* the VMM's descriptors are >= this; protected from close/dup2 */
 };
 
 /** vmm_get() - the process's VM, or NULL before vmm_init succeeded. Async-signal-safe. */
@@ -245,6 +249,9 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *vcpu);
  */
 int vmm_kvm_stat(const char *name, uint64_t *val);
 
+/** vmm_exit_record() - write this process's record into SJMP_RUN_REPORT (raw calls). */
+void vmm_exit_record(struct vmm *vm, int status);
+
 /** vmm_stats_print() - write the statistics to @fd (raw write; used at exit). */
 void vmm_stats_print(struct vmm *vm, int fd);
 
@@ -257,7 +264,7 @@ const char *vmm_syscall_name(unsigned nr);
 
 /* Guest entry points (guest/entry_x86_64.S). */
 extern char guest_stubs_start[], guest_stubs_end[], guest_boot[], guest_syscall_entry[],
-	guest_trap_stubs[];
+    guest_trap_stubs[];
 
 /* Host-side assembly (vmm/switch_x86_64.S). */
 /** vmm_switch_to_guest() - save callee-saved registers, start vmm_run on the vCPU's host stack;
@@ -267,7 +274,7 @@ int vmm_switch_to_guest(struct vmm_vcpu *vcpu, void *host_stack_top);
 /** vmm_run_first() - called by vmm_switch_to_guest on the host stack: the guest continues at
  * @rip with @rsp and the caller's callee-saved registers on its stack. */
 __attribute__((noreturn)) void vmm_run_first(struct vmm_vcpu *vcpu, void *unused, uint64_t rsp,
-					     uint64_t rip);
+                                             uint64_t rip);
 
 /** vmm_self() - the calling thread's vCPU, or NULL in host mode. */
 struct vmm_vcpu *vmm_self(void);

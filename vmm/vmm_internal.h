@@ -21,7 +21,7 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r);
  * get natively (vector -> signal as Linux's traps.c and fault.c) with si_addr @addr.
  */
 void vmm_fault(struct vmm_vcpu *v, struct kvm_regs *r, const struct sjmp_guest_trap_frame *f,
-	       uint64_t addr);
+               uint64_t addr);
 
 /** vmm_efault() - KVM_RUN failed with EFAULT: the guest touched a host hole (platform.md). */
 void vmm_efault(struct vmm_vcpu *v);
@@ -31,6 +31,22 @@ void vmm_signals_before_run(struct vmm_vcpu *v);
 
 /** vmm_signals_interrupted() - KVM_RUN returned EINTR. */
 void vmm_signals_interrupted(struct vmm_vcpu *v);
+
+/** vmm_fault_at() - deliver fault signal @sig (si_code @code, si_addr @addr) for context @r. */
+void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uint64_t addr,
+                  uint64_t trapno, uint64_t err);
+
+/** vmm_signals_init() - take over the actions installed before guest mode (once). */
+void vmm_signals_init(void);
+
+/** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
+long vmm_sys_sigaction(const struct kvm_regs *r);
+
+/** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
+long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
+
+/** vmm_signals_after_syscall() - SA_RESTART: rewind onto `syscall` when @ret is -EINTR. */
+void vmm_signals_after_syscall(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long nr, long ret);
 
 /** vmm_fault_signal() - signal, si_code for exception @vec with error code @err (pure). */
 int vmm_fault_signal(unsigned vec, uint64_t err, int *code);
@@ -51,7 +67,7 @@ struct vmm_host_clone {
 };
 long vmm_clone_to_host(struct vmm_host_clone *c);
 long vmm_clone_thread(unsigned long flags, void *stack, void *ptid, void *ctid, unsigned long tls,
-		      struct vmm_vcpu *v);
+                      struct vmm_vcpu *v);
 __attribute__((noreturn)) void vmm_thread_main(struct vmm_vcpu *v);
 
 #endif

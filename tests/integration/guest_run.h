@@ -27,7 +27,8 @@ static inline void guest_require_kvm(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		cr_skip_test("/dev/kvm cannot be opened (%s): guest mode needs KVM", strerror(errno));
+		cr_skip_test("/dev/kvm cannot be opened (%s): guest mode needs KVM",
+		             strerror(errno));
 	close(fd);
 }
 
@@ -73,7 +74,7 @@ static inline void guest_run_helper(struct guest_run *g, const char *helper, con
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/tests/helpers/%s", SJMP_TEST_BINDIR, helper);
-	char *argv[] = { path, (char *)arg, NULL };
+	char *argv[] = {path, (char *)arg, NULL};
 	guest_run_argv(g, argv, NULL);
 }
 

@@ -49,8 +49,9 @@ static int acc(uint64_t va, uint64_t pa, uint64_t size, uint64_t pte, void *arg)
 
 Test(guest_pt, aligned_range_uses_2mib_pages_with_user_bit)
 {
-	cr_assert_eq(guest_pt_map(&pool, root, 0x7f0000000000, 0x40000000, 8 << 20, GUEST_PT_RW), 0);
-	struct walk_acc a = { 0 };
+	cr_assert_eq(guest_pt_map(&pool, root, 0x7f0000000000, 0x40000000, 8 << 20, GUEST_PT_RW),
+	             0);
+	struct walk_acc a = {0};
 	cr_assert_eq(guest_pt_walk(&pool, root, 0x7f0000000000, 8 << 20, acc, &a), 0);
 	cr_expect_eq(a.leaves, 4);
 	cr_expect_eq(a.bytes, 8 << 20);
@@ -64,8 +65,9 @@ Test(guest_pt, aligned_range_uses_2mib_pages_with_user_bit)
 
 Test(guest_pt, unaligned_range_uses_4kib_pages)
 {
-	cr_assert_eq(guest_pt_map(&pool, root, 0x1000, 0x5000, 0x3000, GUEST_PT_RW | GUEST_PT_NX), 0);
-	struct walk_acc a = { 0 };
+	cr_assert_eq(guest_pt_map(&pool, root, 0x1000, 0x5000, 0x3000, GUEST_PT_RW | GUEST_PT_NX),
+	             0);
+	struct walk_acc a = {0};
 	guest_pt_walk(&pool, root, 0, 1 << 21, acc, &a);
 	cr_expect_eq(a.leaves, 3);
 	uint64_t pte;
@@ -113,8 +115,8 @@ Test(guest_pt, shared_root_sees_common_changes_but_not_the_zone)
 {
 	cr_assert_eq(guest_pt_map(&pool, root, 0x40000000, 0x80000000, 2 << 20, GUEST_PT_RW), 0);
 	uint64_t r2;
-	cr_assert_eq(guest_pt_root_share(&pool, root, SJMP_ZONE_PML4_FIRST, SJMP_ZONE_PML4_END, &r2),
-		     0);
+	cr_assert_eq(
+	    guest_pt_root_share(&pool, root, SJMP_ZONE_PML4_FIRST, SJMP_ZONE_PML4_END, &r2), 0);
 	/* A later common-region change under a shared PDPT is seen by both roots. */
 	cr_assert_eq(guest_pt_map(&pool, root, 0x40200000, 0x80200000, 2 << 20, GUEST_PT_RW), 0);
 	cr_expect_eq(guest_pt_translate(&pool, r2, 0x40200000, NULL), 0x80200000);

@@ -9,7 +9,7 @@
 
 Test(vmm_platform, pcid_used_when_cpuid_offers_it_on_vmx)
 {
-	struct vmm_platform p = { 0 };
+	struct vmm_platform p = {0};
 	vmm_platform_from_cpuid(&p, X86_CPUID1_ECX_PCID, X86_CPUID7_EBX_INVPCID, 0x3027, false);
 	cr_expect(p.pcid);
 	cr_expect(p.invpcid);
@@ -19,7 +19,7 @@ Test(vmm_platform, pcid_used_when_cpuid_offers_it_on_vmx)
 
 Test(vmm_platform, no_pcid_on_kvm_pvm_even_if_reported)
 {
-	struct vmm_platform p = { 0 };
+	struct vmm_platform p = {0};
 	vmm_platform_from_cpuid(&p, X86_CPUID1_ECX_PCID, 0, 46, true);
 	cr_expect(!p.pcid);
 	cr_expect(!(vmm_cr4_value(&p) & X86_CR4_PCIDE));
@@ -28,7 +28,7 @@ Test(vmm_platform, no_pcid_on_kvm_pvm_even_if_reported)
 
 Test(vmm_platform, cr4_never_has_smep_or_smap_and_always_osxsave)
 {
-	struct vmm_platform p = { 0 };
+	struct vmm_platform p = {0};
 	vmm_platform_from_cpuid(&p, 0, 0, 0, false);
 	uint64_t cr4 = vmm_cr4_value(&p);
 	cr_expect(!(cr4 & (X86_CR4_SMEP | X86_CR4_SMAP)), "every PTE has U/S = 1");
@@ -42,7 +42,7 @@ Test(vmm_platform, cr3_encoding_with_and_without_pcid)
 	cr_expect_eq(vmm_cr3_encode(0x123456000, 5, true, true), 0x123456005 | X86_CR3_NOFLUSH);
 	cr_expect_eq(vmm_cr3_encode(0x123456000, 5, false, true), 0x123456005);
 	cr_expect_eq(vmm_cr3_encode(0x123456000, 5, true, false), 0x123456000,
-		     "no PCID bits or no-flush without CR4.PCIDE");
+	             "no PCID bits or no-flush without CR4.PCIDE");
 	cr_expect_eq(vmm_cr3_encode(0x123456fff, 0x1fff, false, true), 0x123456fff);
 }
 
