@@ -49,6 +49,32 @@
 
 static char api_dir[PATH_MAX];
 
+/* ---- keeping Criterion out of the segment zone ---- */
+
+/*
+ * Criterion's sandbox (BoxFort) maps its shared arena in the runner at a random 16 MiB slot of
+ * [0x200000000000, 0x600000000000) and every test process maps it again at the same address:
+ * one run in eight it lands in the segment zone, and then sjmp_init fails with -EEXIST in every
+ * test of the executable. BoxFort skips occupied addresses, so this constructor reserves the
+ * zone before Criterion's main runs (in the runner and in each test process); api_setup gives
+ * it back just before the test, so that the library reserves it itself.
+ */
+static bool api_zone_guarded;
+
+__attribute__((constructor)) static void api_zone_guard(void)
+{
+	void *p = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	api_zone_guarded = p == (void *)SJMP_ZONE_BASE;
+}
+
+static inline void api_zone_unguard(void)
+{
+	if (api_zone_guarded)
+		munmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE);
+	api_zone_guarded = false;
+}
+
 /* ---- the private SJMP_DIR ---- */
 
 static inline int api_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -71,6 +97,7 @@ static inline void api_setup(void)
 	const char *env = getenv("SJMP_DIR");
 	const char *parent = env && *env ? env : "/tmp";
 
+	api_zone_unguard();
 	mkdir(parent, 0700);
 	snprintf(api_dir, sizeof(api_dir), "%s/api-XXXXXX", parent);
 	cr_assert_not_null(mkdtemp(api_dir), "mkdtemp in %s: %s", parent, strerror(errno));
