@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -310,6 +311,21 @@ static inline int api_reap(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/** fork() whose child dies with the test process (so a stuck child never outlives it). */
+static inline pid_t api_fork(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(99);
+	}
+	return pid;
+}
+
 /** An exit code for a library result: 0, or the errno of a negative result. */
 static inline int api_code(int r)
 {
@@ -371,9 +387,8 @@ static inline long api_ms_since(const struct timespec *t0)
  */
 static inline int api_child_switch(const char *vas, int flags, long ms)
 {
-	pid_t pid = fork();
+	pid_t pid = api_fork();
 
-	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		sjmp_vid_t vid = sjmp_vas_find(vas);
 		if (vid < 0)
