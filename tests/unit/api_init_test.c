@@ -9,6 +9,8 @@
 #include "api_util.h"
 
 TestSuite(init, .init = api_setup, .fini = api_teardown, .timeout = 20);
+TestSuite(set_log, .init = api_setup, .fini = api_teardown, .timeout = 20);
+TestSuite(strerror, .init = api_setup, .fini = api_teardown, .timeout = 20);
 
 Test(init, reports_nothing_before_initialisation)
 {

@@ -340,7 +340,8 @@ Test(threads, one_vas_per_process_unless_per_thread_vas)
 		/* Switching to the VAS the process is in is allowed. */
 		cr_expect_eq(switch_in_thread(x), 0);
 		cr_expect_eq(sjmp_vas_current(), x);
-		cr_expect_eq(*(volatile int *)(API_BASE(1) + 64), 1, "B's leaving unmapped A's VAS");
+		cr_expect_eq(*(volatile int *)(API_BASE(1) + 64), 1,
+			     "B's leaving unmapped A's VAS");
 		cr_expect_eq(sjmp_vas_detach(y), 0, "B left Y, so Y is free");
 		y = api_attach(api_vas_with(NULL, sb, API_RW));
 	}

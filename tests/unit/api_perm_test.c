@@ -37,8 +37,10 @@ static bool become_nobody(void)
 }
 
 /* The child's side: runs as nobody; exits with the number of the first check that failed. */
-__attribute__((noreturn)) static void nobody_checks(const char *priv, const char *pub, const char *wv, const char *hv,
-			  const char *pv, int to_parent, int from_parent)
+__attribute__((noreturn)) static void nobody_checks(const char *priv, const char *pub,
+						       const char *wv, const char *hv,
+						       const char *pv, int to_parent,
+						       int from_parent)
 {
 	if (!become_nobody())
 		_exit(19);

@@ -58,7 +58,8 @@ static char api_dir[PATH_MAX];
  * one run in eight it lands in the segment zone, and then sjmp_init fails with -EEXIST in every
  * test of the executable. BoxFort skips occupied addresses, so this constructor reserves the
  * zone before Criterion's main runs (in the runner and in each test process); api_setup gives
- * it back just before the test, so that the library reserves it itself.
+ * it back just before the test, so that the library reserves it itself. Every suite of a file
+ * that includes this header must therefore use .init = api_setup.
  */
 static bool api_zone_guarded;
 
@@ -137,7 +138,8 @@ static inline int api_snap_one(const char *path, const struct stat *st, int flag
 		api_snap_buf = realloc(api_snap_buf, api_snap_cap);
 	}
 	api_snap_len += (size_t)snprintf(api_snap_buf + api_snap_len, api_snap_cap - api_snap_len,
-					 "%s %o\n", *rel ? rel : ".", (unsigned)(st->st_mode & 0777));
+					 "%s %o\n", *rel ? rel : ".",
+					 (unsigned)(st->st_mode & 0777));
 	return 0;
 }
 
@@ -430,7 +432,8 @@ static inline void api_capture_log(void)
 /* ---- common objects ---- */
 
 /** A named segment at slot @slot; asserts success. */
-static inline sjmp_sid_t api_seg(const char *name, int slot, size_t size, unsigned flags, mode_t mode)
+static inline sjmp_sid_t api_seg(const char *name, int slot, size_t size, unsigned flags,
+				 mode_t mode)
 {
 	sjmp_sid_t sid = sjmp_seg_alloc(name, API_BASE(slot), size, flags, mode);
 
