@@ -250,7 +250,8 @@ SJMP_API int sjmp_vas_detach(sjmp_vh_t vh);
  * non-primary VAS. On the kvm backend each thread has its own VAS (SJMP_CAP_PER_THREAD_VAS).
  *
  * Return: 0, or -EBADF (@vh not attached), -EBUSY (mmap backend: another thread is in another
- * VAS), -EDEADLK (a lock would be taken twice by this thread), -EINTR never (waits restart).
+ * VAS), -EINTR never (waits restart). A lock is never taken twice by one thread: a segment
+ * mapped in another mode by the VAS being entered is released before it is taken again.
  * On error the thread stays in the VAS it was in, with its locks.
  */
 SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
@@ -259,8 +260,8 @@ SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
  * sjmp_vas_switch_timed() - sjmp_vas_switch with a bound on waiting for segment locks.
  * @flags:    0 or SJMP_SWITCH_NONBLOCK.
  * @deadline: absolute CLOCK_MONOTONIC time, or NULL for no limit; ignored with NONBLOCK.
- * Return: as sjmp_vas_switch, plus -EBUSY (NONBLOCK and a lock is held) and -ETIMEDOUT
- * (deadline passed). On error the thread stays where it was, holding what it held.
+ * Return: as sjmp_vas_switch, plus -EBUSY (NONBLOCK and a lock is held), -ETIMEDOUT
+ * (deadline passed) and -EINVAL (unknown @flags). On error the thread stays where it was, holding what it held.
  */
 SJMP_API int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadline);
 
@@ -320,7 +321,8 @@ SJMP_API int sjmp_vas_list(struct sjmp_vas_info *out, unsigned cap);
  *
  * The segment starts with a struct sjmp_seg_header (see sjmp_seg_malloc) initialised here.
  * Return: a segment handle (>= 1), or
- * -EINVAL: bad name, base or size misaligned, zero size, unknown flags.
+ * -EINVAL: bad name, base or size misaligned, zero size, unknown flags, neither SJMP_READ nor
+ *          SJMP_WRITE, or @mode has bits outside 0777.
  * -ERANGE: [base, base+size) is not inside the segment zone.
  * -EEXIST: a segment of that name exists.
  * -ENOSPC: the filesystem under SJMP_DIR cannot hold @size bytes.

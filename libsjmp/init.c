@@ -164,19 +164,32 @@ static void atfork_parent(void)
 
 void sjmp__fork_child(void); /* switch.c: the child holds nothing, in the primary VAS */
 
-static void atfork_child(void)
-{
-	sjmp__fork_child();
-	sjmp__unlock();
-}
-
-static void do_init(void)
+static void init_lib_mutex(void)
 {
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&lib_mutex, &a);
 	pthread_mutexattr_destroy(&a);
+}
+
+/*
+ * The child cannot unlock the mutex taken in atfork_prepare: a recursive mutex belongs to the
+ * parent's thread id, which the child's only thread does not have (pthread_mutex_unlock fails
+ * with EPERM and every later sjmp call in the child would block for ever). The child is single
+ * threaded here, so it starts over with a fresh, unlocked mutex.
+ */
+static void atfork_child(void)
+{
+	init_lib_mutex();
+	sjmp__lock();
+	sjmp__fork_child();
+	sjmp__unlock();
+}
+
+static void do_init(void)
+{
+	init_lib_mutex();
 
 	/* The zone is reserved before guest mode starts, so the host never places anything
 	 * there and the common region never covers it. */
