@@ -252,7 +252,9 @@ SJMP_API int sjmp_vas_detach(sjmp_vh_t vh);
  * Return: 0, or -EBADF (@vh not attached), -EBUSY (mmap backend: another thread is in another
  * VAS), -EINTR never (waits restart). A lock is never taken twice by one thread: a segment
  * mapped in another mode by the VAS being entered is released before it is taken again.
- * On error the thread stays in the VAS it was in, with its locks.
+ * On error the thread stays in the VAS it was in, with its locks; the one exception is a lock
+ * it held in the other mode, which it takes back if it can without waiting (if another holder
+ * took it in between, the log says so and the thread no longer holds it).
  */
 SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
 
