@@ -157,6 +157,31 @@ SJMP_API void sjmp_set_log(sjmp_log_fn fn, void *arg);
  */
 SJMP_API int sjmp_init(void);
 
+/**
+ * sjmp_enter() - move the calling process into guest mode (link-time opt-in).
+ *
+ * The process gets a KVM virtual machine (stock /dev/kvm API, no kernel module) and the calling
+ * thread continues its own code, unchanged, in guest ring 0 on a vCPU of its own: same
+ * registers, same stack, same memory (guest-virtual == host-virtual), system calls forwarded to
+ * the host by the same thread. Threads it creates later start in guest mode on their own vCPU;
+ * a fork child builds its own VM and continues in guest mode. Programs that cannot call this
+ * themselves run under `sjmp-run`, which calls it before main.
+ *
+ * Return: 0 in guest mode (also when the thread already was), or
+ * -EBUSY:  the process has more than one thread; nothing changed (enter before creating
+ *          threads, or use sjmp-run).
+ * -ENODEV: /dev/kvm does not exist (load kvm_intel, kvm_amd or kvm_pvm).
+ * -EACCES: /dev/kvm is not accessible (add the user to group kvm).
+ * -ENOSYS: the kernel's KVM lacks the API version or KVM_CAP_SYNC_REGS.
+ * -ENOSPC: the process's mappings are too scattered for the guest-physical space.
+ * -ENOMEM, -EMFILE: memory or descriptors exhausted.
+ * -EINVAL, -EIO: KVM refused the vCPU state (the log names the ioctl; see dmesg).
+ * The log says which operation failed and what to do.
+ * Context: any thread of a single-threaded process; not async-signal-safe. Costs about 1-5 ms
+ * plus 30 us per GiB chunk of mappings (platform.md: memslot creation).
+ */
+SJMP_API int sjmp_enter(void);
+
 /** sjmp_backend() - the backend in use (SJMP_BACKEND_NONE before initialisation). */
 SJMP_API enum sjmp_backend_kind sjmp_backend(void);
 
@@ -225,8 +250,11 @@ SJMP_API int sjmp_vas_detach(sjmp_vh_t vh);
  * non-primary VAS. On the kvm backend each thread has its own VAS (SJMP_CAP_PER_THREAD_VAS).
  *
  * Return: 0, or -EBADF (@vh not attached), -EBUSY (mmap backend: another thread is in another
- * VAS), -EDEADLK (a lock would be taken twice by this thread), -EINTR never (waits restart).
- * On error the thread stays in the VAS it was in, with its locks.
+ * VAS), -EINTR never (waits restart). A lock is never taken twice by one thread: a segment
+ * mapped in another mode by the VAS being entered is released before it is taken again.
+ * On error the thread stays in the VAS it was in, with its locks; the one exception is a lock
+ * it held in the other mode, which it takes back if it can without waiting (if another holder
+ * took it in between, the log says so and the thread no longer holds it).
  */
 SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
 
@@ -234,8 +262,8 @@ SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
  * sjmp_vas_switch_timed() - sjmp_vas_switch with a bound on waiting for segment locks.
  * @flags:    0 or SJMP_SWITCH_NONBLOCK.
  * @deadline: absolute CLOCK_MONOTONIC time, or NULL for no limit; ignored with NONBLOCK.
- * Return: as sjmp_vas_switch, plus -EBUSY (NONBLOCK and a lock is held) and -ETIMEDOUT
- * (deadline passed). On error the thread stays where it was, holding what it held.
+ * Return: as sjmp_vas_switch, plus -EBUSY (NONBLOCK and a lock is held), -ETIMEDOUT
+ * (deadline passed) and -EINVAL (unknown @flags). On error the thread stays where it was, holding what it held.
  */
 SJMP_API int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadline);
 
@@ -295,7 +323,8 @@ SJMP_API int sjmp_vas_list(struct sjmp_vas_info *out, unsigned cap);
  *
  * The segment starts with a struct sjmp_seg_header (see sjmp_seg_malloc) initialised here.
  * Return: a segment handle (>= 1), or
- * -EINVAL: bad name, base or size misaligned, zero size, unknown flags.
+ * -EINVAL: bad name, base or size misaligned, zero size, unknown flags, neither SJMP_READ nor
+ *          SJMP_WRITE, or @mode has bits outside 0777.
  * -ERANGE: [base, base+size) is not inside the segment zone.
  * -EEXIST: a segment of that name exists.
  * -ENOSPC: the filesystem under SJMP_DIR cannot hold @size bytes.

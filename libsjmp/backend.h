@@ -40,6 +40,7 @@ struct sjmp__backend {
 };
 
 extern const struct sjmp__backend sjmp__backend_mmap;
+extern struct sjmp__backend sjmp__backend_kvm; /* caps completed at init */
 
 /** sjmp__zone_unmap() - return [base, base+size) of the zone to the PROT_NONE reservation. */
 int sjmp__zone_unmap(uintptr_t base, size_t size);

@@ -33,23 +33,26 @@
 #include "lock.h"
 #include "log.h"
 
-#define ALIGN 16
-#define HDR 16		/* block header bytes; user pointers are block + HDR */
-#define MIN_BLOCK 32	/* header + next + prev + footer */
-#define F_INUSE 1ULL	/* this block is allocated */
+#define ALIGN        16
+#define HDR          16   /* block header bytes; user pointers are block + HDR */
+#define MIN_BLOCK    32   /* header + next + prev + footer */
+#define F_INUSE      1ULL /* this block is allocated */
 #define F_PREV_INUSE 2ULL /* the block before this one is allocated (or this is the first) */
-#define F_MASK 15ULL
-#define SMALL_MAX 512		     /* largest exact size class */
-#define NSMALL (SMALL_MAX / ALIGN - 1) /* classes 32, 48, ..., 512 */
-#define NBINS (NSMALL + 40)	     /* then [2^k, 2^(k+1)) for k = 9..48 */
-#define SCAN_LIMIT 32		     /* nodes examined for a best fit before trying larger lists */
+#define F_MASK       15ULL
+#define SMALL_MAX    512                     /* largest exact size class */
+#define NSMALL       (SMALL_MAX / ALIGN - 1) /* classes 32, 48, ..., 512 */
+#define NSUB         4                       /* lists per power of two above SMALL_MAX */
+#define NBINS        (NSMALL + 40 * NSUB)    /* then quarters of [2^k, 2^(k+1)) for k = 9..48 */
+#define NMAPWORDS    ((NBINS + 63) / 64)
+#define SCAN_LIMIT   16 /* nodes examined for a best fit before trying larger lists */
 /*
  * The longest operation (a free merging on both sides, or a realloc that shrinks and merges)
- * logs about 20 stores; the tests assert the high-water mark (log_peak) stays well below.
+ * logs at most 21 stores (4 for the block, 4 per list removal, 8 to list the merged block, 1 for
+ * the successor's PREV_INUSE); the tests assert the high-water mark (log_peak) stays below.
  */
-#define LOG_CAP 64
+#define LOG_CAP     64
 #define STATE_MAGIC 0x50414548504d4a53ULL /* "SJMPHEAP" little-endian */
-#define TAG_SALT 0x5a17b10c00000000ULL	  /* tag = TAG_SALT ^ block offset (< 2^48) */
+#define TAG_SALT    0x5a17b10c00000000ULL /* tag = TAG_SALT ^ block offset (< 2^48) */
 
 /* Block word offsets. */
 #define W_HEAD 0
@@ -63,24 +66,24 @@ struct undo {
 
 /* The allocator state: follows struct sjmp_seg_header; offsets are from the segment base. */
 struct heap_state {
-	uint64_t magic;	      /* STATE_MAGIC */
-	uint32_t nbins;	      /* NBINS, checked so a format change is noticed */
-	uint32_t log_cap;     /* LOG_CAP, idem */
-	uint64_t heap_start;  /* first block */
-	uint64_t heap_end;    /* end of the heap (segment size rounded down to ALIGN) */
-	uint64_t top;	      /* start of the wilderness [top, heap_end) */
-	uint64_t used_bytes;  /* allocated blocks, headers included */
-	uint64_t used_blocks; /* allocated blocks */
-	uint64_t free_bytes;  /* free blocks in lists (top excluded) */
-	uint64_t free_blocks; /* free blocks in lists */
-	uint64_t binmap[2];   /* bit i set iff bins[i] != 0 */
-	uint64_t bins[NBINS]; /* first free block of each size class, 0 = empty */
-	uint64_t log_count;   /* valid entries of log[]; 0 outside an operation */
-	uint64_t log_peak;    /* diagnostics: most entries any operation used (not logged) */
+	uint64_t magic;             /* STATE_MAGIC */
+	uint32_t nbins;             /* NBINS, checked so a format change is noticed */
+	uint32_t log_cap;           /* LOG_CAP, idem */
+	uint64_t heap_start;        /* first block */
+	uint64_t heap_end;          /* end of the heap (segment size rounded down to ALIGN) */
+	uint64_t top;               /* start of the wilderness [top, heap_end) */
+	uint64_t used_bytes;        /* allocated blocks, headers included */
+	uint64_t used_blocks;       /* allocated blocks */
+	uint64_t free_bytes;        /* free blocks in lists (top excluded) */
+	uint64_t free_blocks;       /* free blocks in lists */
+	uint64_t binmap[NMAPWORDS]; /* bit i set iff bins[i] != 0 */
+	uint64_t bins[NBINS];       /* first free block of each size class, 0 = empty */
+	uint64_t log_count;         /* valid entries of log[]; 0 outside an operation */
+	uint64_t log_peak;          /* diagnostics: most entries any operation used (not logged) */
 	struct undo log[LOG_CAP];
 };
 
-#define STATE_OFF sizeof(struct sjmp_seg_header)
+#define STATE_OFF  sizeof(struct sjmp_seg_header)
 #define HEAP_START ((STATE_OFF + sizeof(struct heap_state) + 63) & ~(uint64_t)63)
 _Static_assert(sizeof(struct sjmp_seg_header) == 64, "header layout is part of the format");
 _Static_assert(HEAP_START + 2 * MIN_BLOCK <= SJMP__HEAP_MIN_SIZE, "state too big");
@@ -132,7 +135,8 @@ static unsigned bin_of(uint64_t size)
 	if (size <= SMALL_MAX)
 		return (unsigned)(size / ALIGN) - 2;
 	unsigned lg = 63 - (unsigned)__builtin_clzll(size);
-	unsigned i = NSMALL + lg - 9;
+	unsigned sub = (unsigned)(size >> (lg - 2)) & (NSUB - 1);
+	unsigned i = NSMALL + (lg - 9) * NSUB + sub;
 	return i < NBINS ? i : NBINS - 1;
 }
 
@@ -145,6 +149,18 @@ static uint64_t block_need(size_t size, uint64_t heap_bytes)
 	return need < MIN_BLOCK ? MIN_BLOCK : need;
 }
 
+/* A logged store may only target the mutable part of the state or the heap. */
+static bool log_target_ok(const struct heap_state *st, uint64_t off)
+{
+	uint64_t lo = STATE_OFF + offsetof(struct heap_state, top);
+	uint64_t hi = STATE_OFF + offsetof(struct heap_state, log_count);
+	if (off % 8)
+		return false;
+	if (off >= lo && off < hi)
+		return true;
+	return off >= st->heap_start && off <= st->heap_end - 8;
+}
+
 /*
  * put() - the only way metadata changes: log (offset, old value), then store. The log entry is
  * complete before the count covers it, and the count covers it before the store happens, so a
@@ -153,13 +169,21 @@ static uint64_t block_need(size_t size, uint64_t heap_bytes)
 static void put(struct op *o, uint64_t off, uint64_t val)
 {
 	struct heap_state *st = o->st;
+	if (o->err)
+		return;
+	/* The last line of defence against damaged links: never store outside the heap. */
+	if (!log_target_ok(st, off)) {
+		o->err = -EUCLEAN;
+		return;
+	}
 	uint64_t *p = (uint64_t *)(o->base + off);
 	uint64_t old = *p;
 	if (old == val)
 		return;
 	uint64_t n = st->log_count;
 	if (n >= LOG_CAP) {
-		/* Cannot happen by construction (see LOG_CAP); refuse rather than lose atomicity. */
+		/* Cannot happen by construction (see LOG_CAP); refuse rather than lose atomicity.
+		 */
 		o->err = -EUCLEAN;
 		return;
 	}
@@ -191,18 +215,6 @@ static void commit(struct op *o)
 	barrier();
 }
 
-/* A logged store may only target the mutable part of the state or the heap. */
-static bool log_target_ok(const struct heap_state *st, uint64_t off)
-{
-	uint64_t lo = STATE_OFF + offsetof(struct heap_state, top);
-	uint64_t hi = STATE_OFF + offsetof(struct heap_state, log_count);
-	if (off % 8)
-		return false;
-	if (off >= lo && off < hi)
-		return true;
-	return off >= st->heap_start && off <= st->heap_end - 8;
-}
-
 /* The fields every operation relies on before following any offset. */
 static bool state_sane(const void *base)
 {
@@ -231,10 +243,12 @@ static int rollback(void *base)
 	 * Replaying is idempotent (each word ends at its oldest logged value), so a crash in here
 	 * is repaired by the next recovery.
 	 */
-	for (uint64_t i = n; i-- > 0;)
+	for (uint64_t i = n; i-- > 0;) {
 		__atomic_store_n((uint64_t *)((char *)base + st->log[i].off), st->log[i].old,
-				 __ATOMIC_RELAXED);
-	barrier();
+		                 __ATOMIC_RELAXED);
+		barrier();
+		fault_point();
+	}
 	__atomic_store_n(&st->log_count, 0, __ATOMIC_RELAXED);
 	barrier();
 	return 0;
@@ -244,9 +258,9 @@ void sjmp__heap_recover(void *base)
 {
 	if (rollback(base) < 0)
 		sjmp__log(SJMP_LOG_ERROR,
-			  "heap_recover(%p): EUCLEAN: undo log or heap state damaged; the heap "
-			  "cannot be repaired, copy the live data out",
-			  base);
+		          "heap_recover(%p): EUCLEAN: undo log or heap state damaged; the heap "
+		          "cannot be repaired, copy the live data out",
+		          base);
 }
 
 /* ---- free lists ------------------------------------------------------------------------ */
@@ -278,6 +292,8 @@ static void bin_insert(struct op *o, uint64_t off, uint64_t size)
 {
 	unsigned i = bin_of(size);
 	uint64_t head = o->st->bins[i];
+	if (head && !free_link_ok(o, head))
+		return;
 	put(o, off + W_NEXT, head);
 	put(o, off + W_PREV, 0);
 	if (head)
@@ -335,7 +351,7 @@ static uint64_t scan_bin(struct op *o, unsigned i, uint64_t need, uint64_t limit
 /* First non-empty list after @i, or NBINS. */
 static unsigned next_bin(const struct heap_state *st, unsigned i)
 {
-	for (unsigned w = (i + 1) / 64; w < 2; w++) {
+	for (unsigned w = (i + 1) / 64; w < NMAPWORDS; w++) {
 		uint64_t bits = st->binmap[w];
 		if (w == (i + 1) / 64)
 			bits &= ~0ULL << ((i + 1) % 64);
@@ -345,8 +361,12 @@ static unsigned next_bin(const struct heap_state *st, unsigned i)
 	return NBINS;
 }
 
-/* Take a free block of at least @need bytes out of the lists; 0 if none. */
-static uint64_t take_free(struct op *o, uint64_t need)
+/*
+ * Take a free block of at least @need bytes out of the lists; 0 if none. Its own list is
+ * scanned only partly, so that a long list of near misses costs little; when top cannot serve
+ * the request either (@full), the whole list is scanned before giving up.
+ */
+static uint64_t take_free(struct op *o, uint64_t need, bool full)
 {
 	struct heap_state *st = o->st;
 	unsigned i = bin_of(need);
@@ -354,14 +374,13 @@ static uint64_t take_free(struct op *o, uint64_t need)
 	if (i < NSMALL)
 		off = st->bins[i];
 	else
-		off = scan_bin(o, i, need, SCAN_LIMIT);
+		off = scan_bin(o, i, need,
+		               full ? (st->heap_end - st->heap_start) / MIN_BLOCK : SCAN_LIMIT);
 	if (!off && !o->err) {
 		unsigned j = next_bin(st, i);
 		if (j < NBINS)
 			off = st->bins[j];
 	}
-	if (!off && !o->err && i >= NSMALL) /* last resort before top: the whole list */
-		off = scan_bin(o, i, need, (st->heap_end - st->heap_start) / MIN_BLOCK);
 	if (!off || o->err || !free_link_ok(o, off))
 		return 0;
 	bin_remove(o, off, bsize(rd(o->base, off)));
@@ -391,7 +410,8 @@ static void make_free(struct op *o, uint64_t off, uint64_t size)
 static uint64_t alloc_block(struct op *o, uint64_t need)
 {
 	struct heap_state *st = o->st;
-	uint64_t off = take_free(o, need);
+	bool top_fits = st->heap_end - st->top >= need;
+	uint64_t off = take_free(o, need, !top_fits);
 	if (o->err)
 		return 0;
 	if (off) {
@@ -409,7 +429,7 @@ static uint64_t alloc_block(struct op *o, uint64_t need)
 			set_prev_inuse(o, off + need, true);
 		}
 	} else {
-		if (st->heap_end - st->top < need)
+		if (!top_fits)
 			return 0;
 		off = st->top;
 		put(o, off + W_HEAD, need | F_INUSE | F_PREV_INUSE);
@@ -543,8 +563,10 @@ static int op_begin(struct op *o, void *base, const struct sjmp__heap_sync *sync
 	o->st = state_of(base);
 	o->err = 0;
 	if (r == SJMP__OWNER_DIED || o->st->log_count != 0) {
-		sjmp__log(SJMP_LOG_INFO, "heap %p: rolling back an operation interrupted by a dead "
-			  "process", base);
+		sjmp__log(SJMP_LOG_INFO,
+		          "heap %p: rolling back an operation interrupted by a dead "
+		          "process",
+		          base);
 		r = rollback(base);
 	} else {
 		r = 0;
@@ -553,7 +575,7 @@ static int op_begin(struct op *o, void *base, const struct sjmp__heap_sync *sync
 		r = -EUCLEAN;
 	if (r < 0) {
 		sjmp__fail(r, "heap", "segment %p: allocator state damaged; copy the live data out",
-			   base);
+		           base);
 		if (sync)
 			sync->unlock(sync->arg);
 	}
@@ -566,8 +588,10 @@ static int op_end(struct op *o, const struct sjmp__heap_sync *sync)
 	int err = o->err;
 	if (err) {
 		rollback(o->base);
-		sjmp__fail(err, "heap", "segment %p: corrupted free list or block header; run "
-			   "sjmp_seg_heap_check and copy the live data out", (void *)o->base);
+		sjmp__fail(err, "heap",
+		           "segment %p: corrupted free list or block header; run "
+		           "sjmp_seg_heap_check and copy the live data out",
+		           (void *)o->base);
 	} else {
 		commit(o);
 	}
@@ -754,22 +778,26 @@ static int check_header(struct checker *c)
 	const struct heap_state *st = c->st;
 	if (h->magic != SJMP_SEG_HEADER_MAGIC || h->version != SJMP_SEG_HEADER_VERSION)
 		return bad(c, "segment header: bad magic %#llx or version %u",
-			   (unsigned long long)h->magic, h->version);
+		           (unsigned long long)h->magic, h->version);
 	if (h->header_size != HEAP_START || h->base != (uintptr_t)c->base ||
 	    h->size < SJMP__HEAP_MIN_SIZE)
 		return bad(c, "segment header: header_size %u, base %#llx or size %llu wrong",
-			   h->header_size, (unsigned long long)h->base,
-			   (unsigned long long)h->size);
+		           h->header_size, (unsigned long long)h->base,
+		           (unsigned long long)h->size);
 	if (!state_sane(c->base))
-		return bad(c, "heap state: bad magic, parameters or bounds (start %#llx end %#llx "
-			   "top %#llx)", (unsigned long long)st->heap_start,
-			   (unsigned long long)st->heap_end, (unsigned long long)st->top);
+		return bad(c,
+		           "heap state: bad magic, parameters or bounds (start %#llx end %#llx "
+		           "top %#llx)",
+		           (unsigned long long)st->heap_start, (unsigned long long)st->heap_end,
+		           (unsigned long long)st->top);
 	if (st->log_count)
-		return bad(c, "undo log holds %llu entries: an operation was interrupted; run "
-			   "sjmp__heap_recover", (unsigned long long)st->log_count);
+		return bad(c,
+		           "undo log holds %llu entries: an operation was interrupted; run "
+		           "sjmp__heap_recover",
+		           (unsigned long long)st->log_count);
 	if (st->log_peak > LOG_CAP)
 		return bad(c, "undo log peak %llu exceeds its capacity %u",
-			   (unsigned long long)st->log_peak, LOG_CAP);
+		           (unsigned long long)st->log_peak, LOG_CAP);
 	return 0;
 }
 
@@ -784,28 +812,28 @@ static int check_blocks(struct checker *c)
 		uint64_t size = bsize(head);
 		if (size < MIN_BLOCK || size > st->top - off)
 			return bad(c, "block %#llx: size %llu out of range",
-				   (unsigned long long)off, (unsigned long long)size);
+			           (unsigned long long)off, (unsigned long long)size);
 		if (head & F_MASK & ~(F_INUSE | F_PREV_INUSE))
 			return bad(c, "block %#llx: unknown flags %#llx", (unsigned long long)off,
-				   (unsigned long long)(head & F_MASK));
+			           (unsigned long long)(head & F_MASK));
 		if (!!(head & F_PREV_INUSE) != prev_inuse)
 			return bad(c, "block %#llx: PREV_INUSE disagrees with the previous block",
-				   (unsigned long long)off);
+			           (unsigned long long)off);
 		if (head & F_INUSE) {
 			if (rd(c->base, off + W_NEXT) != tag_of(off))
 				return bad(c, "block %#llx: allocated block with a bad tag",
-					   (unsigned long long)off);
+				           (unsigned long long)off);
 			c->s.used_blocks++;
 			c->s.used_bytes += size;
 		} else {
 			if (!prev_inuse)
 				return bad(c, "block %#llx: two adjacent free blocks",
-					   (unsigned long long)off);
+				           (unsigned long long)off);
 			if (rd(c->base, off + size - 8) != size)
 				return bad(c, "block %#llx: footer %llu differs from size %llu",
-					   (unsigned long long)off,
-					   (unsigned long long)rd(c->base, off + size - 8),
-					   (unsigned long long)size);
+				           (unsigned long long)off,
+				           (unsigned long long)rd(c->base, off + size - 8),
+				           (unsigned long long)size);
 			if (c->marks)
 				mark(c, off, true);
 			c->s.free_blocks++;
@@ -816,14 +844,15 @@ static int check_blocks(struct checker *c)
 	}
 	if (!prev_inuse)
 		return bad(c, "free block just before top %#llx was not merged into it",
-			   (unsigned long long)st->top);
+		           (unsigned long long)st->top);
 	if (c->s.used_bytes != st->used_bytes || c->s.used_blocks != st->used_blocks ||
 	    c->s.free_bytes != st->free_bytes || c->s.free_blocks != st->free_blocks)
-		return bad(c, "counters (used %llu/%llu free %llu/%llu) differ from the blocks "
-			   "(used %zu/%zu free %zu/%zu)", (unsigned long long)st->used_bytes,
-			   (unsigned long long)st->used_blocks, (unsigned long long)st->free_bytes,
-			   (unsigned long long)st->free_blocks, c->s.used_bytes, c->s.used_blocks,
-			   c->s.free_bytes, c->s.free_blocks);
+		return bad(c,
+		           "counters (used %llu/%llu free %llu/%llu) differ from the blocks "
+		           "(used %zu/%zu free %zu/%zu)",
+		           (unsigned long long)st->used_bytes, (unsigned long long)st->used_blocks,
+		           (unsigned long long)st->free_bytes, (unsigned long long)st->free_blocks,
+		           c->s.used_bytes, c->s.used_blocks, c->s.free_bytes, c->s.free_blocks);
 	return 0;
 }
 
@@ -832,41 +861,51 @@ static int check_bins(struct checker *c)
 {
 	const struct heap_state *st = c->st;
 	uint64_t listed = 0;
-	for (unsigned i = 0; i < NBINS; i++) {
+	for (unsigned i = 0; i < NMAPWORDS * 64; i++) {
 		bool bit = st->binmap[i / 64] & (1ULL << (i % 64));
+		if (i >= NBINS) {
+			if (bit)
+				return bad(c, "bitmap bit %u set beyond the last list", i);
+			continue;
+		}
 		if (bit != (st->bins[i] != 0))
 			return bad(c, "list %u: bitmap bit %d disagrees with head %#llx", i, bit,
-				   (unsigned long long)st->bins[i]);
+			           (unsigned long long)st->bins[i]);
 		uint64_t prev = 0;
 		for (uint64_t off = st->bins[i]; off; off = rd(c->base, off + W_NEXT)) {
 			if (off % ALIGN || off < st->heap_start || off > st->top - MIN_BLOCK)
 				return bad(c, "list %u: link %#llx outside the heap", i,
-					   (unsigned long long)off);
+				           (unsigned long long)off);
 			uint64_t head = rd(c->base, off);
-			if (head & F_INUSE || bsize(head) < MIN_BLOCK || bsize(head) > st->top - off)
+			if (head & F_INUSE || bsize(head) < MIN_BLOCK ||
+			    bsize(head) > st->top - off)
 				return bad(c, "list %u: %#llx is not a free block", i,
-					   (unsigned long long)off);
+				           (unsigned long long)off);
 			if (c->marks && !marked(c, off))
-				return bad(c, "list %u: %#llx is not a free block start or is listed "
-					   "twice", i, (unsigned long long)off);
+				return bad(c,
+				           "list %u: %#llx is not a free block start or is listed "
+				           "twice",
+				           i, (unsigned long long)off);
 			if (c->marks)
 				mark(c, off, false);
 			if (bin_of(bsize(head)) != i)
-				return bad(c, "list %u: block %#llx of size %llu belongs to list %u",
-					   i, (unsigned long long)off,
-					   (unsigned long long)bsize(head), bin_of(bsize(head)));
+				return bad(c,
+				           "list %u: block %#llx of size %llu belongs to list %u",
+				           i, (unsigned long long)off,
+				           (unsigned long long)bsize(head), bin_of(bsize(head)));
 			if (rd(c->base, off + W_PREV) != prev)
 				return bad(c, "list %u: block %#llx has a bad prev link", i,
-					   (unsigned long long)off);
+				           (unsigned long long)off);
 			if (++listed > c->s.free_blocks)
-				return bad(c, "lists hold more blocks than the heap has free blocks "
-					   "(cycle?)");
+				return bad(c,
+				           "lists hold more blocks than the heap has free blocks "
+				           "(cycle?)");
 			prev = off;
 		}
 	}
 	if (listed != c->s.free_blocks)
 		return bad(c, "lists hold %llu blocks, the heap has %zu free blocks",
-			   (unsigned long long)listed, c->s.free_blocks);
+		           (unsigned long long)listed, c->s.free_blocks);
 	return 0;
 }
 

@@ -22,6 +22,7 @@ static int init_result = -EAGAIN;
 static const struct sjmp__backend *backend;
 static int dir_fd = -1, seg_fd = -1, vas_fd = -1;
 static char dir_path[4096];
+static bool zone_reserved;
 
 void sjmp__lock(void)
 {
@@ -82,6 +83,7 @@ static int reserve_zone(void)
 		return sjmp__fail(EEXIST, "sjmp_init: reserving the segment zone",
 				  "the kernel placed it elsewhere; Linux 4.17 or later is needed");
 	}
+	zone_reserved = true;
 	return 0;
 }
 
@@ -121,19 +123,32 @@ static int open_dir(void)
 	return 0;
 }
 
+/*
+ * SJMP_BACKEND=kvm|mmap|auto (default auto): auto takes the kvm backend when guest mode works
+ * here and falls back to the mmap backend with one line saying why.
+ */
 static int choose_backend(void)
 {
 	const char *want = getenv("SJMP_BACKEND");
-	if (!want || !*want || !strcmp(want, "auto") || !strcmp(want, "mmap")) {
-		/* The kvm backend is not part of this build yet: auto means mmap. */
-		backend = &sjmp__backend_mmap;
-	} else if (!strcmp(want, "kvm")) {
-		return sjmp__fail(ENODEV, "sjmp_init: SJMP_BACKEND=kvm",
-				  "this build has no kvm backend yet; use SJMP_BACKEND=mmap or auto");
-	} else {
+	bool is_auto = !want || !*want || !strcmp(want, "auto");
+	if (want && *want && !is_auto && strcmp(want, "kvm") && strcmp(want, "mmap"))
 		return sjmp__fail(EINVAL, "sjmp_init: SJMP_BACKEND",
 				  "unknown value \"%s\": use kvm, mmap or auto", want);
+	if (is_auto || !strcmp(want, "kvm")) {
+		int r = sjmp__backend_kvm.init();
+		if (r == 0) {
+			backend = &sjmp__backend_kvm;
+			return 0;
+		}
+		if (!is_auto)
+			return sjmp__fail(ENODEV, "sjmp_init: SJMP_BACKEND=kvm",
+					  "guest mode is unavailable (%s, see the line above); use "
+					  "SJMP_BACKEND=mmap or auto",
+					  sjmp__errname(r));
+		sjmp__log(SJMP_LOG_WARN, "kvm backend unavailable (%s): using the mmap backend",
+			  sjmp__errname(r));
 	}
+	backend = &sjmp__backend_mmap;
 	return backend->init();
 }
 
@@ -149,29 +164,46 @@ static void atfork_parent(void)
 
 void sjmp__fork_child(void); /* switch.c: the child holds nothing, in the primary VAS */
 
-static void atfork_child(void)
-{
-	sjmp__fork_child();
-	sjmp__unlock();
-}
-
-static void do_init(void)
+static void init_lib_mutex(void)
 {
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&lib_mutex, &a);
 	pthread_mutexattr_destroy(&a);
+}
 
+/*
+ * The child cannot unlock the mutex taken in atfork_prepare: a recursive mutex belongs to the
+ * parent's thread id, which the child's only thread does not have (pthread_mutex_unlock fails
+ * with EPERM and every later sjmp call in the child would block for ever). The child is single
+ * threaded here, so it starts over with a fresh, unlocked mutex.
+ */
+static void atfork_child(void)
+{
+	init_lib_mutex();
+	sjmp__lock();
+	sjmp__fork_child();
+	sjmp__unlock();
+}
+
+static void do_init(void)
+{
+	init_lib_mutex();
+
+	/* The zone is reserved before guest mode starts, so the host never places anything
+	 * there and the common region never covers it. */
 	int r = open_dir();
 	if (r == 0)
-		r = choose_backend();
-	if (r == 0)
 		r = reserve_zone();
+	if (r == 0)
+		r = choose_backend();
 	if (r == 0)
 		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	if (r < 0) {
 		backend = NULL;
+		if (zone_reserved)
+			munmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE);
 		if (dir_fd >= 0)
 			close(dir_fd);
 		if (seg_fd >= 0)

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -96,8 +97,16 @@ _Static_assert(sizeof(struct lock_page) + LOCK_NSLOTS * sizeof(struct slot) <= L
 
 struct sjmp__lockfile {
 	struct lock_page *page;
-	int fd;          /* our own open file description; -1 if it could not be had */
-	int slot;        /* claimed slot, -1 until claimed */
+	int fd;           /* our own open file description; -1 if it could not be had */
+	_Atomic int slot; /* claimed slot, -1 until claimed; written under ofd_lock */
+	/*
+	 * Serialises this process's byte locks on fd. Locks of one open file description never
+	 * conflict with each other, so without it two threads could both "win" a byte: a lazy
+	 * claim could take the byte a recovering thread holds (which then unlocks our own slot),
+	 * or a recoverer could clean a slot that another thread's recovery already released to
+	 * a new owner.
+	 */
+	pthread_mutex_t ofd_lock;
 	uint32_t nslots; /* validated copy: never trust the shared header after open */
 };
 
@@ -191,9 +200,15 @@ static int waitq_sleep(struct waitq *q, uint32_t seq, const struct timespec *dea
 
 /* ---- slots ---- */
 
+/* Acquire pairs with the claimer's release: a thread that sees the slot sees it set up. */
+static inline int slot_of(struct sjmp__lockfile *lf)
+{
+	return atomic_load_explicit(&lf->slot, memory_order_acquire);
+}
+
 static struct slot *my_slot(struct sjmp__lockfile *lf)
 {
-	return &lf->page->slots[lf->slot];
+	return &lf->page->slots[slot_of(lf)];
 }
 
 /*
@@ -247,7 +262,7 @@ static int claim_slot(struct sjmp__lockfile *lf)
 		uint32_t h = atomic_load(&p->hwm);
 		while (h < i + 1 && !atomic_compare_exchange_weak(&p->hwm, &h, i + 1))
 			;
-		lf->slot = (int)i;
+		atomic_store_explicit(&lf->slot, (int)i, memory_order_release);
 		return 0;
 	}
 	return -EUSERS;
@@ -267,11 +282,12 @@ static void recover(struct sjmp__lockfile *lf)
 		return;
 	if (n > lf->nslots)
 		n = lf->nslots;
+	pthread_mutex_lock(&lf->ofd_lock);
 	for (i = 0; i < n; i++) {
 		uint32_t me = i + 1;
 
 		/* Our own byte would "succeed" through our own description: never probe it. */
-		if ((int)i == lf->slot)
+		if ((int)i == slot_of(lf))
 			continue;
 		if (atomic_load(&p->slots[i].readers) == 0 && atomic_load(&p->writer) != me &&
 		    atomic_load(&p->mutex) != me)
@@ -284,6 +300,7 @@ static void recover(struct sjmp__lockfile *lf)
 			          atomic_load(&p->slots[i].pid), i);
 		slot_ofd(lf->fd, i, F_UNLCK);
 	}
+	pthread_mutex_unlock(&lf->ofd_lock);
 }
 
 /*
@@ -294,9 +311,11 @@ static int ensure_slot(struct sjmp__lockfile *lf)
 {
 	int r;
 
-	if (lf->slot >= 0)
+	if (slot_of(lf) >= 0)
 		return 0;
-	r = claim_slot(lf);
+	pthread_mutex_lock(&lf->ofd_lock);
+	r = slot_of(lf) >= 0 ? 0 : claim_slot(lf);
+	pthread_mutex_unlock(&lf->ofd_lock);
 	return r == -EUSERS ? 1 : r;
 }
 
@@ -369,8 +388,10 @@ int sjmp__lockfile_open(int fd, struct sjmp__lockfile **out)
 	lf->fd = fd;
 	lf->slot = -1;
 	lf->nslots = p->nslots;
+	pthread_mutex_init(&lf->ofd_lock, NULL);
 	r = claim_slot(lf);
 	if (r < 0) {
+		pthread_mutex_destroy(&lf->ofd_lock);
 		free(lf);
 		goto out_unmap;
 	}
@@ -389,11 +410,12 @@ void sjmp__lockfile_close(struct sjmp__lockfile *lf)
 	if (!lf)
 		return;
 	/* Clean while still owning the byte: after close a new claimer may take the slot. */
-	if (lf->slot >= 0)
-		clean_slot(lf->page, (uint32_t)lf->slot, false);
+	if (slot_of(lf) >= 0)
+		clean_slot(lf->page, (uint32_t)slot_of(lf), false);
 	if (lf->fd >= 0)
 		close(lf->fd);
 	munmap(lf->page, LOCK_SIZE);
+	pthread_mutex_destroy(&lf->ofd_lock);
 	free(lf);
 }
 
@@ -406,6 +428,8 @@ void sjmp__lockfile_forget(struct sjmp__lockfile *lf)
 	if (!lf)
 		return;
 	lf->slot = -1;
+	/* Another thread of the parent may have held it at fork; no such thread exists here. */
+	pthread_mutex_init(&lf->ofd_lock, NULL);
 	if (lf->fd < 0)
 		return;
 	/*
@@ -487,7 +511,7 @@ static int rw_lock_slow(struct sjmp__lockfile *lf, bool exclusive, bool nonblock
 
 			if (!have_writer)
 				have_writer = atomic_compare_exchange_strong(
-				    &p->writer, &zero, (uint32_t)lf->slot + 1);
+				    &p->writer, &zero, (uint32_t)slot_of(lf) + 1);
 			if (have_writer && readers_gone(p, lf->nslots))
 				return 0;
 		}
@@ -513,18 +537,19 @@ int sjmp__rw_lock(struct sjmp__lockfile *lf, bool exclusive, bool nonblock,
                   const struct timespec *deadline)
 {
 	struct lock_page *p = lf->page;
+	int slot = slot_of(lf);
 	uint32_t zero = 0;
 
-	if (unlikely(lf->slot < 0))
+	if (unlikely(slot < 0))
 		return rw_lock_slow(lf, exclusive, nonblock, deadline, false);
 	if (!exclusive) {
-		atomic_fetch_add(&my_slot(lf)->readers, 1);
+		atomic_fetch_add(&p->slots[slot].readers, 1);
 		if (likely(atomic_load(&p->writer) == 0))
 			return 0;
 		reader_back_off(lf);
 		return rw_lock_slow(lf, false, nonblock, deadline, false);
 	}
-	if (unlikely(!atomic_compare_exchange_strong(&p->writer, &zero, (uint32_t)lf->slot + 1)))
+	if (unlikely(!atomic_compare_exchange_strong(&p->writer, &zero, (uint32_t)slot + 1)))
 		return rw_lock_slow(lf, true, nonblock, deadline, false);
 	if (likely(readers_gone(p, lf->nslots)))
 		return 0;
@@ -557,7 +582,7 @@ static int mutex_lock_slow(struct sjmp__lockfile *lf)
 		if (r < 0)
 			return r;
 		if (r == 0) {
-			uint32_t me = (uint32_t)lf->slot + 1;
+			uint32_t me = (uint32_t)slot_of(lf) + 1;
 			uint32_t v = atomic_load(&p->mutex);
 
 			if (v == 0 && atomic_compare_exchange_strong(&p->mutex, &v, me))
@@ -572,10 +597,11 @@ static int mutex_lock_slow(struct sjmp__lockfile *lf)
 
 int sjmp__mutex_lock(struct sjmp__lockfile *lf)
 {
+	int slot = slot_of(lf);
 	uint32_t zero = 0;
 
-	if (likely(lf->slot >= 0) &&
-	    likely(atomic_compare_exchange_strong(&lf->page->mutex, &zero, (uint32_t)lf->slot + 1)))
+	if (likely(slot >= 0) &&
+	    likely(atomic_compare_exchange_strong(&lf->page->mutex, &zero, (uint32_t)slot + 1)))
 		return 0;
 	return mutex_lock_slow(lf);
 }

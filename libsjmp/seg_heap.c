@@ -23,7 +23,9 @@ static void heap_unlock(void *arg)
 
 /*
  * Resolves @sid to the segment's base and its lock file, requiring it to be mapped in the
- * calling thread's VAS, writable when @write. Return 0 or -EBADF, -ENXIO, -EROFS.
+ * calling thread's VAS, writable when @write, with a header that matches the segment (so a
+ * damaged size field cannot send the allocator past the mapping).
+ * Return 0 or -EBADF, -ENXIO, -EROFS, -EUCLEAN.
  */
 static int resolve(sjmp_sid_t sid, bool write, void **base, struct sjmp__lockfile **lf)
 {
@@ -39,6 +41,11 @@ static int resolve(sjmp_sid_t sid, bool write, void **base, struct sjmp__lockfil
 		r = -ENXIO;
 	else if (write && !(a->prot & SJMP_WRITE))
 		r = -EROFS;
+	else if (sjmp__heap_validate((void *)s->base, s->size) < 0)
+		r = sjmp__fail(EUCLEAN, "segment heap",
+			       "the header of \"%s\" does not describe this segment; it was "
+			       "overwritten: restore it from a copy",
+			       s->name);
 	else if (lf)
 		r = sjmp__seg_lockfile(s, lf);
 	if (r == 0)

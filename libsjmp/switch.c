@@ -108,7 +108,33 @@ void sjmp__thread_drop_lock(struct sjmp__seg *s)
 struct want {
 	struct sjmp__seg *seg;
 	bool excl;
+	bool regain; /* the thread held it in the other mode before this switch */
 };
+
+/*
+ * A failed switch gives back the holds it dropped for a change of mode, in their old mode. This
+ * cannot wait (the library mutex is held): if another holder took the lock in the gap, the
+ * thread stays in its VAS without it, and the log says so.
+ */
+static int push_held(struct sjmp__seg *s, bool excl);
+
+static void regain_holds(const struct want *w, unsigned nw)
+{
+	for (unsigned i = 0; i < nw; i++) {
+		if (!w[i].regain)
+			continue;
+		bool old_excl = !w[i].excl;
+		if (sjmp__rw_lock(w[i].seg->lf, old_excl, true, NULL) == 0) {
+			if (push_held(w[i].seg, old_excl) < 0)
+				sjmp__rw_unlock(w[i].seg->lf, old_excl);
+		} else {
+			sjmp__log(SJMP_LOG_WARN, "vas_switch: the switch failed and the lock of \"%s\" "
+						 "was taken by another holder meanwhile: this thread no "
+						 "longer holds it",
+				  w[i].seg->name);
+		}
+	}
+}
 
 static int want_order(const void *a, const void *b)
 {
@@ -142,7 +168,7 @@ static int wanted_locks(struct sjmp__inst *in, struct want **out, unsigned *n)
 			return r;
 		}
 		sjmp__seg_ref(s);
-		w[k++] = (struct want){s, excl};
+		w[k++] = (struct want){s, excl, false};
 	}
 	qsort(w, k, sizeof(*w), want_order);
 	*out = w;
@@ -211,11 +237,14 @@ int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadli
 		sjmp__unlock();
 		return r;
 	}
-	/* Holds in the wrong mode go first: a thread cannot upgrade or downgrade in place. */
+	/* Holds in the wrong mode go first: a thread cannot upgrade or downgrade in place.
+	 * w[i].regain remembers them, to take them back if the switch fails. */
 	for (unsigned i = 0; i < nw; i++) {
 		struct held *h = find_held(w[i].seg);
-		if (h)
+		if (h) {
+			w[i].regain = true;
 			drop_held((unsigned)(h - ts.held));
+		}
 	}
 	to->switching++;
 	sjmp__unlock();
@@ -243,6 +272,7 @@ int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadli
 		for (unsigned i = 0; i < got; i++)
 			if (!find_held(w[i].seg))
 				sjmp__rw_unlock(w[i].seg->lf, w[i].excl);
+		regain_holds(w, nw);
 	} else {
 		release_unwanted(to);
 		enter(from, to);

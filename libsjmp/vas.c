@@ -111,6 +111,23 @@ static void inst_detach_index(struct sjmp__inst *in, unsigned i)
 	sjmp__inst_remove(in, i);
 }
 
+/*
+ * A segment that appears in the VAS the calling thread is in (a global attach made from
+ * inside) is mapped at once; its lock is taken if that needs no wait (the library mutex is
+ * held), else the thread goes without it until its next switch into the VAS, and the log says
+ * so. Other threads inside take it at their next switch.
+ */
+static void lock_if_inside(struct sjmp__inst *in, const struct sjmp__attachment *a)
+{
+	if (in != sjmp__thread_inst() || !(a->seg->flags & SJMP_SEG_LOCKABLE))
+		return;
+	if (sjmp__thread_take_lock(a->seg, a->prot & SJMP_WRITE) < 0)
+		sjmp__log(SJMP_LOG_WARN, "seg_attach_global: \"%s\" is mapped in the current VAS "
+					 "but its lock is held elsewhere: it is taken at the next "
+					 "switch into the VAS",
+			  a->seg->name);
+}
+
 /* ---- named VAS records ---- */
 
 static int vas_dirfd(const char *name)
@@ -411,8 +428,11 @@ static int load_globals(struct sjmp__inst *in)
 			sjmp__seg_ref(s);
 			prot = v->globals[j].prot;
 		}
-		if (!sjmp__inst_find_seg(in, s))
+		if (!sjmp__inst_find_seg(in, s)) {
 			r = inst_attach(in, s, prot & seg_rights(s), true);
+			if (r == 0)
+				lock_if_inside(in, &in->atts[in->natts - 1]);
+		}
 		sjmp__seg_unref(s);
 	}
 	free(e);

@@ -4,14 +4,24 @@ written in the same format) and prints per-test skips with their reasons, then o
 'N passed, N failed, N skipped'. Exits non-zero when anything failed or no test ran.
 The optional second argument is the number of test executables ctest saw fail; each failing
 executable whose report shows no failure (a crash, a sanitizer report at exit) counts as one."""
-import json, pathlib, sys
+import json, pathlib, re, sys
 
 reports = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))
 passed = failed = skipped = 0
 for path in reports:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+        text = path.read_text()
+        data = json.loads(text)
+    except ValueError:
+        # Criterion 2.4 does not escape quotes inside failure messages; its totals come
+        # first in the file, so read those.
+        totals = {k: re.search(rf'"{k}": (\d+)', text) for k in ("passed", "failed", "errored", "skipped")}
+        if not all(totals.values()):
+            print(f"summary: {path.name}: unreadable report: counted as a failure")
+            failed += 1
+            continue
+        data = {k: int(m.group(1)) for k, m in totals.items()}
+    except OSError as e:
         print(f"summary: {path.name}: unreadable report ({e}): counted as a failure")
         failed += 1
         continue

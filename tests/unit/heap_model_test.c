@@ -18,16 +18,20 @@ static void run_seed(uint64_t seed, unsigned ops)
 			full++;
 		if (i % 250 == 0) {
 			struct sjmp_heap_stats s = test_check(base);
-			cr_assert_eq(s.used_blocks, m.n, "seed %llu op %u: heap has %zu blocks, "
-				     "model %zu", (unsigned long long)seed, i, s.used_blocks, m.n);
+			cr_assert_eq(s.used_blocks, m.n,
+			             "seed %llu op %u: heap has %zu blocks, "
+			             "model %zu",
+			             (unsigned long long)seed, i, s.used_blocks, m.n);
 			cr_assert_eq(s.used_bytes, model_block_bytes(&m, base), "seed %llu op %u",
-				     (unsigned long long)seed, i);
+			             (unsigned long long)seed, i);
 		}
 		if (i % 2500 == 0)
 			model_verify(&m, base, SEG_SIZE);
 	}
 	cr_assert_gt(full, 0, "seed %llu: the sequence never filled the heap; ENOMEM untested",
-		     (unsigned long long)seed);
+	             (unsigned long long)seed);
+	cr_log_info("seed %llu: undo log peak %llu entries", (unsigned long long)seed,
+		    (unsigned long long)sjmp__heap_log_peak(base));
 	cr_assert_lt(sjmp__heap_log_peak(base), 64);
 
 	/* Everything freed: the heap is one empty top again. */

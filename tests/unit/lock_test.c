@@ -590,6 +590,50 @@ Test(lock, slots_run_out_with_eusers_and_come_back)
 		sjmp__lockfile_close(lfs[--n]);
 }
 
+/* A fork child that finds no free slot waits as for a busy lock, and gets one when it frees. */
+Test(lock, fork_child_without_a_free_slot_waits_for_one)
+{
+	enum { CAP = 4096 };
+	static struct sjmp__lockfile *lfs[CAP];
+	int n = 0, ready[2];
+	char c = 'x';
+	pid_t pid;
+
+	while (n < CAP && try_open(&lfs[n]) == 0)
+		n++;
+	cr_assert(n > 0 && n < CAP);
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct timespec dl = in_ms(100);
+
+		alarm(30);
+		/* All of them: an inherited one would keep its parent's slot taken. */
+		for (int i = 0; i < n; i++)
+			sjmp__lockfile_forget(lfs[i]);
+		if (sjmp__rw_lock(lfs[0], false, true, NULL) != -EBUSY)
+			_exit(10);
+		if (sjmp__rw_lock(lfs[0], true, false, &dl) != -ETIMEDOUT)
+			_exit(11);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(12);
+		if (sjmp__mutex_lock(lfs[0]) != 0) /* blocks until the parent frees a slot */
+			_exit(13);
+		sjmp__mutex_unlock(lfs[0]);
+		_exit(0);
+	}
+	cr_assert(readable_within(ready[0], 10000), "child failed early: %d", reap(pid));
+	usleep(100000);
+	cr_expect_eq(waitpid(pid, NULL, WNOHANG), 0, "mutex_lock returned without a slot");
+	sjmp__lockfile_close(lfs[--n]);
+	cr_expect_eq(reap(pid), 0);
+	while (n > 0)
+		sjmp__lockfile_close(lfs[--n]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 static int open_damaged(const void *bytes, size_t len, off_t at, size_t size)
 {
 	struct sjmp__lockfile *lf = NULL;
@@ -771,6 +815,63 @@ Test(lock, exclusion_holds_under_contention)
 	cr_expect_eq(shared[0], (long)PROCS * ROUNDS, "mutex lost updates");
 	cr_expect_eq(shared[1], (long)PROCS * ROUNDS / 4, "writer lock lost updates");
 	munmap((void *)shared, 4096);
+}
+
+/* Killing one of several contending processes at an arbitrary instruction stalls nobody. */
+Test(lock, survivors_finish_after_a_contender_is_killed)
+{
+	enum { PROCS = 3, ROUNDS = 3000 };
+	volatile long *in_cs =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[PROCS];
+
+	cr_assert_neq((void *)in_cs, MAP_FAILED);
+	for (int i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0) {
+			struct sjmp__lockfile *lf;
+			int died = 0;
+
+			alarm(30);
+			if (try_open(&lf) != 0)
+				_exit(10);
+			/* The victim runs until killed; the others a fixed number of rounds. */
+			for (int n = 0; i == 0 || n < ROUNDS; n++) {
+				int r = sjmp__mutex_lock(lf);
+
+				if (r < 0)
+					_exit(11);
+				died |= r == SJMP__OWNER_DIED;
+				sjmp__mutex_unlock(lf);
+				if (sjmp__rw_lock(lf, n % 2, false, NULL) != 0)
+					_exit(12);
+				if (n % 2) {
+					/* A writer alone: only a mark the killed victim left may be
+					 * seen. */
+					long v = in_cs[0];
+
+					if (v != 0 && v != 1)
+						_exit(13);
+					in_cs[0] = i + 1;
+					if (in_cs[0] != i + 1)
+						_exit(14);
+					in_cs[0] = 0;
+				}
+				sjmp__rw_unlock(lf, n % 2);
+			}
+			_exit(died ? 1 : 0);
+		}
+	}
+	usleep(20000);
+	kill(pids[0], SIGKILL);
+	cr_expect_eq(reap(pids[0]), 128 + SIGKILL);
+	for (int i = 1; i < PROCS; i++) {
+		int st = reap(pids[i]);
+
+		cr_expect(st == 0 || st == 1, "survivor %d: status %d", i, st);
+	}
+	munmap((void *)in_cs, 4096);
 }
 
 /* Allow exit_group only; any other system call kills the process with SIGSYS. */

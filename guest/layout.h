@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * layout.h - every fixed address and size of guest mode.
+ *
+ * Guest-virtual == host-virtual for the whole process (the "common region"). Guest-physical
+ * addresses are allocated: the user half of the host address space is cut into chunks of
+ * SJMP_CHUNK_SIZE; each chunk that holds (or may soon hold) host mappings gets SJMP_CHUNK_SIZE of
+ * guest-physical space, handed out upwards from SJMP_GPA_BASE, and one memslot mapping that GPA
+ * range back onto the chunk's host range. Guest page tables map the chunk with 2 MiB pages.
+ * GPAs stay below 2^MAXPHYADDR of the guest CPUID (46 on kvm_pvm here), whereas host virtual
+ * addresses go up to 2^47.
+ */
+#ifndef SJMP_GUEST_LAYOUT_H
+#define SJMP_GUEST_LAYOUT_H
+
+#define SJMP_CHUNK_SHIFT 30
+#define SJMP_CHUNK_SIZE  (1UL << SJMP_CHUNK_SHIFT) /* one PDPTE's worth: one PD page per chunk */
+#define SJMP_USER_VA_TOP (1UL << 47)               /* end of the user half (4-level paging) */
+#define SJMP_NCHUNKS     (SJMP_USER_VA_TOP >> SJMP_CHUNK_SHIFT)
+
+/* First guest-physical address handed to a chunk: leaves 4 GiB below for anything legacy. */
+#define SJMP_GPA_BASE (4UL << 30)
+
+/* PML4 slots of the SpaceJMP segment zone (include/sjmp.h): never part of the common region. */
+#define SJMP_ZONE_PML4_FIRST 48 /* SJMP_ZONE_BASE >> 39 */
+#define SJMP_ZONE_PML4_END   80 /* (SJMP_ZONE_BASE + SJMP_ZONE_SIZE) >> 39 */
+
+/* Pool of page-table pages (host memory, covered by a memslot like everything else). */
+#define SJMP_PT_POOL_SIZE (16UL << 20)
+
+/* Per-vCPU memory: host run-loop stack, guest IST stacks, the percpu page, GDT, IDT, TSS. */
+#define SJMP_HOST_STACK_SIZE (256UL << 10)
+#define SJMP_IST_STACK_SIZE  (16UL << 10)
+#define SJMP_IST_STACKS      2 /* IST1: every exception; IST2: #DF, NMI, #MC */
+
+/* Most vCPUs (threads in guest mode at once) per process. */
+#define SJMP_MAX_VCPUS 256
+
+#endif

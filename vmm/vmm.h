@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm.h - the host side of guest mode: internal interface (not installed).
+ *
+ * One KVM VM per process, one vCPU per thread in guest mode (pooled: KVM cannot destroy a vCPU).
+ * Guest-virtual == host-virtual for the common region (guest/layout.h explains the chunks and
+ * their guest-physical addresses). The host thread of each vCPU runs vmm_run() on a private
+ * stack and serves its exits with raw system calls only.
+ *
+ * The page-table-root API at the end is what the kvm backend of libsjmp builds VASes with: one
+ * root per attached VAS, sharing the common region's PDPTs, with private PML4 entries for the
+ * segment zone.
+ */
+#ifndef SJMP_VMM_H
+#define SJMP_VMM_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "abi.h"
+#include "layout.h"
+#include "pt.h"
+
+/* Kinds of KVM host (chosen at run time, printed by sjmp-run --info). */
+enum vmm_host_kind {
+	VMM_HOST_UNKNOWN = 0,
+	VMM_HOST_VMX = 1, /* Intel VT-x */
+	VMM_HOST_SVM = 2, /* AMD-V */
+	VMM_HOST_PVM = 3, /* kvm_pvm: software ring 0 with shadow paging (platform.md) */
+};
+
+/**
+ * struct vmm_platform - what the host offers, decided once from CPUID and KVM.
+ * @kind:       VMX, SVM or kvm_pvm.
+ * @pcid:       guest may set CR4.PCIDE (KVM_GET_SUPPORTED_CPUID leaf 1 ECX.PCID).
+ * @invpcid:    INVPCID available.
+ * @maxphyaddr: guest physical address bits (leaf 0x80000008 EAX[7:0]).
+ * @xsave_size: bytes of struct kvm_xsave this kernel wants (KVM_CAP_XSAVE2, at least 4096).
+ */
+struct vmm_platform {
+	enum vmm_host_kind kind;
+	bool pcid;
+	bool invpcid;
+	unsigned maxphyaddr;
+	size_t xsave_size;
+};
+
+/** vmm_host_kind_name() - "vmx", "svm", "kvm_pvm" or "unknown". */
+const char *vmm_host_kind_name(enum vmm_host_kind kind);
+
+/**
+ * vmm_platform_from_cpuid() - pure decision of the platform features from CPUID words, so the
+ * paths this machine cannot run (PCID) are unit tested with forged values.
+ * @leaf1_ecx:   KVM_GET_SUPPORTED_CPUID leaf 1 ECX (bit 17 PCID, SDM Vol. 2A Table 3-10).
+ * @leaf7_ebx:   leaf 7 subleaf 0 EBX (bit 10 INVPCID).
+ * @ext8_eax:    leaf 0x80000008 EAX (bits 7:0 physical address width); 0 means "not reported"
+ *               and gives 36 (SDM Vol. 3A 4.1.4).
+ * @pvm:         the host is kvm_pvm (/sys/module/kvm_pvm exists): no PCID whatever CPUID says.
+ */
+void vmm_platform_from_cpuid(struct vmm_platform *p, uint32_t leaf1_ecx, uint32_t leaf7_ebx,
+                             uint32_t ext8_eax, bool pvm);
+
+/**
+ * vmm_cr3_encode() - the CR3 value that loads @root (SDM 4.5.2 Table 4-12; 4.10.4.1).
+ * @root:    guest-physical address of the PML4 page (4 KiB aligned).
+ * @pcid:    process-context identifier 0..4095, used only when @pcide.
+ * @noflush: keep the PCID's TLB entries (bit 63), only when @pcide.
+ * @pcide:   CR4.PCIDE is set.
+ */
+uint64_t vmm_cr3_encode(uint64_t root, unsigned pcid, bool noflush, bool pcide);
+
+/** vmm_cr4_value() - CR4 for guest mode: PAE PGE OSFXSR OSXMMEXCPT OSXSAVE FSGSBASE [PCIDE]. */
+uint64_t vmm_cr4_value(const struct vmm_platform *p);
+
+/* Exit kinds counted by the statistics (sjmp-run --stats). */
+enum vmm_exit_kind {
+	VMM_EXIT_SYSCALL,
+	VMM_EXIT_TRAP,
+	VMM_EXIT_BOOT,
+	VMM_EXIT_INTR,   /* KVM_RUN -EINTR: a host signal */
+	VMM_EXIT_EFAULT, /* KVM_RUN -EFAULT: the guest touched a host hole */
+	VMM_EXIT_OTHER,
+	VMM_EXIT_KINDS
+};
+
+#define VMM_NSYSCALLS 512
+
+/** struct vmm_stats - counters of one vCPU (summed over vCPUs by vmm_stats_print). */
+struct vmm_stats {
+	uint64_t exits[VMM_EXIT_KINDS];
+	uint64_t traps[SJMP_IDT_VECTORS];
+	uint64_t syscalls[VMM_NSYSCALLS];
+	uint64_t host_tsc; /* TSC ticks between KVM_RUN returning and being called again */
+	uint64_t run_tsc;  /* TSC ticks inside KVM_RUN (guest time plus exit costs) */
+};
+
+/* A pending signal recorded by the host stub (vmm/signal.c). */
+struct vmm_sigpending {
+	uint64_t mask; /* bit (sig - 1) */
+	siginfo_t info[64];
+};
+
+/**
+ * struct vmm_vcpu - one vCPU and the host thread that runs it. Lives in its own mapping:
+ * [struct][percpu page][GDT/IDT/TSS page][IST stacks][guard][host stack][xsave buffer].
+ */
+struct vmm_vcpu {
+	int id;
+	int fd;
+	bool in_use;
+	bool cpuid_set;
+	int tid;
+	struct kvm_run *run;
+	size_t map_size;
+	struct sjmp_guest_percpu *percpu;
+	uint64_t *gdt;
+	uint8_t *idt;
+	uint8_t *tss;
+	uint8_t *ist_top[SJMP_IST_STACKS];
+	uint8_t *host_stack_top;
+	uint8_t *xsave; /* struct kvm_xsave of platform.xsave_size bytes */
+	/* State the vCPU starts from (vmm_vcpu_start). */
+	struct kvm_regs start_regs;
+	uint64_t start_fs_base;
+	bool start_xsave_valid;
+	/* Statistics. */
+	struct vmm_stats stats;
+	uint64_t tsc_mark;
+	/* Signals (vmm/signal.c). */
+	struct vmm_sigpending pending;
+	volatile int in_guest_mode;
+	uint64_t efault_rip, efault_rsp; /* last EFAULT, to never spin on one */
+};
+
+/** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
+struct vmm_slot {
+	uint64_t gpa;
+	uint64_t hva;
+	uint64_t len;
+};
+
+/* Options from the environment of sjmp-run (SJMP_RUN_STATS=1 ...). */
+struct vmm_options {
+	bool stats;
+};
+
+/** struct vmm - the process's VM (one per process; rebuilt in a fork child). */
+struct vmm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct vmm_platform plat;
+	struct vmm_options opt;
+	int lock; /* spin lock: chunks, slots, pool, vCPU table */
+	/* Common region. */
+	uint32_t *chunk_slot;   /* per host chunk: memslot number + 1, 0 = not covered */
+	struct vmm_slot *slots; /* per memslot (re-registered in a fork child's new VM) */
+	uint32_t nslots;
+	uint32_t max_slots;
+	uint64_t next_gpa;
+	uint64_t gpa_limit;
+	struct guest_pt_pool pool;
+	uint64_t root; /* the primary root */
+	uint64_t vif_gpa;
+	void *vif_page;
+	/* vCPUs. */
+	struct vmm_vcpu *vcpus[SJMP_MAX_VCPUS];
+	int nvcpus;
+	/* kvm_cpuid2 set on every vCPU. */
+	struct kvm_cpuid2 *cpuid;
+	uint64_t host_xcr0;
+	uint64_t tsc_per_us;
+	uint64_t start_tsc;
+	uint64_t stack_lo;    /* lowest address of the main stack's VMA as last seen */
+	uint64_t stack_max;   /* RLIMIT_STACK */
+	char report_dir[256]; /* SJMP_RUN_REPORT: one record per process at exit (compat suite) */
+	char preload[256];    /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
+	int stats_fd;         /* protected copy of stderr for --stats */
+	int vmm_fd_min;       /* the VMM's descriptors are >= this; protected from close/dup2 */
+};
+
+/** vmm_get() - the process's VM, or NULL before vmm_init succeeded. Async-signal-safe. */
+struct vmm *vmm_get(void);
+
+/**
+ * vmm_init() - create the process's VM once: open /dev/kvm, create the VM, decide the platform,
+ * build the common region (chunks of every current mapping) and the primary root.
+ * Return: 0, or -ENODEV (/dev/kvm missing), -EACCES (no permission), -ENOSYS (KVM API version
+ * or a needed capability missing), -ENOMEM, -EIO (an ioctl failed; the log names it).
+ * Context: sjmp_enter(), before the calling thread enters guest mode.
+ */
+int vmm_init(void);
+
+/**
+ * vmm_cover() - make sure the host range [@va, @va + @len) is in the common region: every chunk
+ * it touches gets guest-physical space, a memslot and page-table entries.
+ * Return: 0, or -ENOSPC (no guest-physical space or memslots left), -ENOMEM (page-table pool),
+ * -EIO (KVM_SET_USER_MEMORY_REGION failed). Ranges in the segment zone or above 2^47 are skipped.
+ * Context: any thread, also the host run loop (raw system calls only).
+ */
+int vmm_cover(uint64_t va, uint64_t len);
+
+/** vmm_covered() - whether @va is in a chunk of the common region. Async-signal-safe. */
+bool vmm_covered(uint64_t va);
+
+/**
+ * vmm_vcpu_create() - take a vCPU from the pool, or create one, with its memory, GDT, IDT, TSS,
+ * CPUID, control registers and MSRs set for guest mode (SDM 9.8.5 "Initializing IA-32e Mode").
+ * Return: the vCPU, or NULL (the log says why).
+ * Context: any thread; raw system calls only when @quiet (run loop).
+ */
+struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm);
+
+/** vmm_vcpu_release() - give a vCPU back to the pool (its thread is exiting). */
+void vmm_vcpu_release(struct vmm *vm, struct vmm_vcpu *vcpu);
+
+/**
+ * vmm_vcpu_setup_arch() - set CPUID, sregs, MSRs, XCRs and FPU state of a fresh vCPU
+ * (kvm_x86_64.c). Return: 0 or -errno (the failing ioctl is logged).
+ */
+int vmm_vcpu_setup_arch(struct vmm *vm, struct vmm_vcpu *vcpu);
+
+/** vmm_host_xsave() - XSAVE the calling host thread's FPU state into @buf (standard format, as
+ * struct kvm_xsave; SDM Vol. 1 13.4). */
+void vmm_host_xsave(struct vmm *vm, void *buf);
+
+/**
+ * vmm_platform_probe() - decide the platform without building a VM (sjmp-run --info).
+ * Return: 0, or the errors of opening /dev/kvm (-ENODEV, -EACCES) and KVM_GET_SUPPORTED_CPUID.
+ */
+int vmm_platform_probe(struct vmm_platform *p);
+
+/** vmm_platform_detect() - fill vm->plat, vm->cpuid (patched) and vm->host_xcr0. */
+int vmm_platform_detect(struct vmm *vm);
+
+/**
+ * vmm_run() - the host run loop of one vCPU; never returns. Starts the guest at guest_boot
+ * with vcpu->start_regs as the continuation.
+ */
+__attribute__((noreturn)) void vmm_run(struct vmm_vcpu *vcpu);
+
+/**
+ * vmm_kvm_stat() - read KVM's own statistic @name (KVM_GET_STATS_FD, e.g. "exits", "io_exits")
+ * of the calling thread's vCPU. Return: 0, -EPERM (not in guest mode), -ENOENT (no such stat),
+ * -EIO, -ENOMEM. Context: guest mode (it makes forwarded system calls and allocates).
+ */
+int vmm_kvm_stat(const char *name, uint64_t *val);
+
+/** vmm_exit_record() - write this process's record into SJMP_RUN_REPORT (raw calls). */
+void vmm_exit_record(struct vmm *vm, int status);
+
+/** vmm_stats_print() - write the statistics to @fd (raw write; used at exit). */
+void vmm_stats_print(struct vmm *vm, int fd);
+
+/** vmm_lock()/vmm_unlock() - the VM's spin lock (no futex, no errno: usable in the run loop). */
+void vmm_lock(struct vmm *vm);
+void vmm_unlock(struct vmm *vm);
+
+/** vmm_syscall_name() - name of x86-64 system call @nr, or NULL. */
+const char *vmm_syscall_name(unsigned nr);
+
+/* Guest entry points (guest/entry_x86_64.S). */
+extern char guest_stubs_start[], guest_stubs_end[], guest_boot[], guest_syscall_entry[],
+    guest_trap_stubs[];
+
+/* Host-side assembly (vmm/switch_x86_64.S). */
+/** vmm_switch_to_guest() - save callee-saved registers, start vmm_run on the vCPU's host stack;
+ * returns 0 in guest mode. */
+int vmm_switch_to_guest(struct vmm_vcpu *vcpu, void *host_stack_top);
+
+/** vmm_run_first() - called by vmm_switch_to_guest on the host stack: the guest continues at
+ * @rip with @rsp and the caller's callee-saved registers on its stack. */
+__attribute__((noreturn)) void vmm_run_first(struct vmm_vcpu *vcpu, void *unused, uint64_t rsp,
+                                             uint64_t rip);
+
+/** vmm_self() - the calling thread's vCPU, or NULL in host mode. */
+struct vmm_vcpu *vmm_self(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Page-table roots for the kvm backend of libsjmp (designed for issue 4; unused yet).        */
+
+/**
+ * vmm_root_create() - a new page-table root sharing the common region's PDPTs, with the segment
+ * zone's PML4 slots (SJMP_ZONE_PML4_FIRST..END) empty and private.
+ * Return: 0 and *@root (a guest-physical address), or -ENOMEM (pool exhausted).
+ */
+int vmm_root_create(uint64_t *root);
+
+/**
+ * vmm_memslot_add() - register host memory [@hva, @hva + @len) as guest-physical memory.
+ * Return: 0 and *@gpa, or -EINVAL (unaligned), -ENOSPC (no GPA space or slots), -EIO.
+ */
+int vmm_memslot_add(uint64_t hva, uint64_t len, uint64_t *gpa);
+
+/**
+ * vmm_root_map() - in @root, map zone range [@va, @va + @len) onto guest-physical [@gpa, ...).
+ * @perm: GUEST_PT_RW | GUEST_PT_NX. Return: 0, -ERANGE (@va outside the segment zone), -ENOMEM,
+ * -EINVAL. The caller flushes (vmm_root_load with noflush = false) before relying on a change.
+ */
+int vmm_root_map(uint64_t root, uint64_t va, uint64_t len, uint64_t gpa, uint64_t perm);
+
+/** vmm_root_unmap() - clear zone range [@va, @va + @len) in @root. Return: 0, -ERANGE, -EINVAL. */
+int vmm_root_unmap(uint64_t root, uint64_t va, uint64_t len);
+
+/**
+ * vmm_root_load() - in guest mode, make @root the calling thread's page-table root: `mov %cr3`
+ * with the PCID and no-flush bit where the platform has PCIDs (SDM 4.10.4.1). One in-kernel exit
+ * on kvm_pvm (about 8 us, platform.md), none on VMX/SVM.
+ * Return: 0, or -EPERM when the caller is not in guest mode.
+ */
+int vmm_root_load(uint64_t root, unsigned pcid, bool noflush);
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm_internal.h - functions shared between the files of vmm/ (run loop side). */
+#ifndef SJMP_VMM_INTERNAL_H
+#define SJMP_VMM_INTERNAL_H
+
+#include "vmm.h"
+
+void vmm_set_self(struct vmm_vcpu *v);
+
+/** vmm_report() - write a crash report (reason, exit, RIP with symbol, registers) to stderr. */
+void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r);
+
+/** vmm_die() - die of @sig with its default action (as the program would natively). */
+__attribute__((noreturn)) void vmm_die(int sig);
+
+/** vmm_syscall() - serve a forwarded system call; sets RAX, RIP = RCX, RFLAGS = R11. */
+void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r);
+
+/**
+ * vmm_fault() - an exception the VMM cannot resolve: turn it into the signal the program would
+ * get natively (vector -> signal as Linux's traps.c and fault.c) with si_addr @addr.
+ */
+void vmm_fault(struct vmm_vcpu *v, struct kvm_regs *r, const struct sjmp_guest_trap_frame *f,
+               uint64_t addr);
+
+/** vmm_efault() - KVM_RUN failed with EFAULT: the guest touched a host hole (platform.md). */
+void vmm_efault(struct vmm_vcpu *v);
+
+/** vmm_signals_before_run() - deliver recorded signals into the guest before KVM_RUN. */
+void vmm_signals_before_run(struct vmm_vcpu *v);
+
+/** vmm_signals_interrupted() - KVM_RUN returned EINTR. */
+void vmm_signals_interrupted(struct vmm_vcpu *v);
+
+/** vmm_fault_at() - deliver fault signal @sig (si_code @code, si_addr @addr) for context @r. */
+void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uint64_t addr,
+                  uint64_t trapno, uint64_t err);
+
+/** vmm_signals_init() - take over the actions installed before guest mode (once). */
+void vmm_signals_init(void);
+
+/** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
+long vmm_sys_sigaction(const struct kvm_regs *r);
+
+/** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
+long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
+
+/** vmm_signals_after_syscall() - SA_RESTART: rewind onto `syscall` when @ret is -EINTR. */
+void vmm_signals_after_syscall(struct vmm_vcpu *v, struct kvm_regs *r, unsigned long nr, long ret);
+
+/** vmm_fault_signal() - signal, si_code for exception @vec with error code @err (pure). */
+int vmm_fault_signal(unsigned vec, uint64_t err, int *code);
+
+/** vmm_vcpu_open() - create the KVM vCPU v->id in vm->vm_fd and map its kvm_run. Raw calls. */
+int vmm_vcpu_open(struct vmm *vm, struct vmm_vcpu *v);
+
+/** vmm_slot_set() - (re-)register memslot @slot (a fork child's new VM). Raw ioctl. */
+int vmm_slot_set(struct vmm *vm, uint32_t slot, uint64_t gpa, uint64_t hva, uint64_t len);
+
+/* Threads, fork, vfork, execve (clone.c). Each returns the value for the guest's RAX. */
+long vmm_sys_clone(struct vmm_vcpu *v, struct kvm_regs *r, long nr);
+long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r);
+
+struct vmm_host_clone {
+	long nr, flags, stack, ptid, ctid, tls;
+	struct kvm_regs regs;
+};
+long vmm_clone_to_host(struct vmm_host_clone *c);
+long vmm_clone_thread(unsigned long flags, void *stack, void *ptid, void *ctid, unsigned long tls,
+                      struct vmm_vcpu *v);
+__attribute__((noreturn)) void vmm_thread_main(struct vmm_vcpu *v);
+
+#endif
