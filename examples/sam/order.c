@@ -142,7 +142,9 @@ int name_cmp(const char *sa, const char *sb)
 			continue;
 		}
 		/* Two numbers: leading zeros do not count; then the longer number is the larger,
-		 * and numbers of one length compare by their first differing digit. */
+		 * and numbers of one length compare by their first differing digit. Equal
+		 * numbers written with more leading zeros sort first (samtools 1.16 does so). */
+		const unsigned char *a0 = a, *b0 = b;
 		while (*a == '0')
 			a++;
 		while (*b == '0')
@@ -150,14 +152,17 @@ int name_cmp(const char *sa, const char *sb)
 		while (is_digit(*a) && *a == *b)
 			a++, b++;
 		int first = (int)*a - (int)*b;
+		int more_a = is_digit(*a), more_b = is_digit(*b);
 		while (is_digit(*a) && is_digit(*b))
 			a++, b++;
 		if (is_digit(*a))
 			return 1;
 		if (is_digit(*b))
 			return -1;
-		if (first)
+		if (more_a && more_b)
 			return first;
+		if (a - a0 != b - b0)
+			return a - a0 > b - b0 ? -1 : 1;
 	}
 	return *a ? 1 : *b ? -1 : 0;
 }
@@ -167,7 +172,8 @@ int name_cmp(const char *sa, const char *sb)
  * name_cmp's order. A run of digits becomes its length without leading zeros (one byte
  * '0' + L for L <= 8, else '9' and a byte L) followed by those digits: the length byte lies in
  * '0'..'9', so it compares with any other character as a digit would, and a longer number
- * sorts after a shorter one. A NUL ends the name; the READ1/READ2 bits follow, so ties fall to
+ * sorts after a shorter one; a byte 255 - (leading zeros) after the digits puts equal numbers
+ * with more leading zeros first. A NUL ends the name; the READ1/READ2 bits follow, so ties fall to
  * them and then to the input index.
  *
  * The keys are then sorted most-significant part first: 16 key bytes at a time are cached in
@@ -184,7 +190,7 @@ struct name_key {
 };
 
 /* Encodes @name (+ @flag's pair bits) at @out; returns the key's length. @out needs
- * 2 * strlen(name) + 2 bytes. */
+ * 3 * strlen(name) + 2 bytes (a one-digit run becomes three bytes). */
 static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
 {
 	const unsigned char *p = (const unsigned char *)name;
@@ -194,6 +200,7 @@ static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
 			*o++ = *p++;
 			continue;
 		}
+		const unsigned char *z = p;
 		while (*p == '0')
 			p++;
 		const unsigned char *d = p;
@@ -208,6 +215,7 @@ static size_t name_key_make(const char *name, unsigned flag, uint8_t *out)
 		}
 		memcpy(o, d, len);
 		o += len;
+		*o++ = (uint8_t)(255 - (d - z)); /* names are < 255 bytes: never 0 */
 	}
 	*o++ = 0;
 	*o++ = (uint8_t)(flag & 0xc0);
@@ -305,7 +313,7 @@ int order_by_name(struct sam_rec **recs, size_t n)
 		return -ENOMEM;
 	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		bytes += 2 * (size_t)recs[i]->l_qname + 2 + 16;
+		bytes += 3 * (size_t)recs[i]->l_qname + 2 + 16;
 	struct name_key *k = malloc(n * sizeof(*k));
 	uint8_t *buf = malloc(bytes), *o = buf;
 	struct sam_rec **tmp = malloc(n * sizeof(*tmp));

@@ -57,7 +57,9 @@ Test(sam_order, name_order_agrees_with_name_cmp_and_is_stable)
 Test(sam_order, name_cmp_compares_numbers_by_value)
 {
 	cr_assert_lt(name_cmp("r2", "r10"), 0);
-	cr_assert_eq(name_cmp("r007", "r7"), 0);
+	cr_assert_lt(name_cmp("r007", "r7"), 0, "more leading zeros first, as samtools 1.16");
+	cr_assert_lt(name_cmp("x1a00", "x1a0"), 0);
+	cr_assert_lt(name_cmp("x00z", "x0b"), 0);
 	cr_assert_lt(name_cmp("r9", "r:"), 0);
 	cr_assert_gt(name_cmp("r0a", "r/"), 0);
 	cr_assert_lt(name_cmp("a", "a1"), 0);
