@@ -58,6 +58,16 @@ int store_close(struct sam_store *s);
 /** store_drop() - delete the named store and its memory. Return: 0, -ENOENT or -errno. */
 int store_drop(const char *name);
 
+/**
+ * store_thread_enter() - make the calling thread (not the one that opened the store) see the
+ * open store: a backend whose address spaces are per thread switches it in.
+ * Return: 0, or -errno (message printed): the thread must then not touch the store.
+ */
+int store_thread_enter(void);
+
+/** store_thread_leave() - undo store_thread_enter() before the thread exits. */
+void store_thread_leave(void);
+
 /** store_kind() - "sjmp:<backend>" or "mmapfile": for messages and benchmarks. */
 const char *store_kind(void);
 

@@ -225,6 +225,15 @@ int store_close(struct sam_store *s)
 	return 0;
 }
 
+int store_thread_enter(void)
+{
+	return 0; /* a mapping is the whole process's */
+}
+
+void store_thread_leave(void)
+{
+}
+
 int store_drop(const char *name)
 {
 	char path[256];

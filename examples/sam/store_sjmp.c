@@ -29,6 +29,9 @@ struct sam_store {
 	size_t seg_size; /* size of segments added while building */
 };
 
+/* The store this process has open, for threads that must switch into it. */
+static struct sam_store *current;
+
 const char *store_kind(void)
 {
 	static char buf[32];
@@ -125,6 +128,7 @@ int store_create(const char *name, size_t size_hint, struct sam_store **out)
 		store_drop(name);
 		return err;
 	}
+	current = s;
 	*out = s;
 	return 0;
 }
@@ -176,6 +180,7 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	}
 	if ((err = enter(s)))
 		goto fail;
+	current = s;
 	*root = sjmp_seg_root_get(s->sid[0]);
 	if (!*root) {
 		err = -EBADMSG;
@@ -245,6 +250,8 @@ int store_close(struct sam_store *s)
 {
 	if (!s)
 		return 0;
+	if (current == s)
+		current = NULL;
 	if (s->vh >= 0) {
 		sjmp_vas_switch(SJMP_PRIMARY);
 		sjmp_vas_detach(s->vh);
@@ -255,6 +262,24 @@ int store_close(struct sam_store *s)
 		sjmp_vas_close(s->vid);
 	free(s);
 	return 0;
+}
+
+int store_thread_enter(void)
+{
+	/* On the mmap backend the VAS is the process's: a new thread is already in it. */
+	if (!current || !(sjmp_caps() & SJMP_CAP_PER_THREAD_VAS))
+		return 0;
+	int err = sjmp_vas_switch(current->vh);
+	if (err)
+		fprintf(stderr, "sjmp-sam: a helper thread cannot switch into %s: %s\n",
+			current->name, sjmp_strerror(err));
+	return err;
+}
+
+void store_thread_leave(void)
+{
+	if (current && (sjmp_caps() & SJMP_CAP_PER_THREAD_VAS))
+		sjmp_vas_switch(SJMP_PRIMARY);
 }
 
 int store_drop(const char *name)

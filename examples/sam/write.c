@@ -9,6 +9,7 @@
 #include <htslib/kstring.h>
 
 #include "rec.h"
+#include "store.h"
 #include "write.h"
 
 #define CHUNK 2048 /* records per chunk */
@@ -28,6 +29,7 @@ struct job {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stop;
+	int helper_gone; /* the helper could not enter the store: the main thread does all */
 };
 
 /* Format chunk @c into @ks. */
@@ -56,6 +58,13 @@ static int format_chunk(struct job *j, size_t c, kstring_t *ks)
 static void *helper(void *arg)
 {
 	struct job *j = arg;
+	if (store_thread_enter()) {
+		pthread_mutex_lock(&j->lock);
+		j->helper_gone = 1;
+		pthread_cond_broadcast(&j->cond);
+		pthread_mutex_unlock(&j->lock);
+		return NULL;
+	}
 	for (size_t c = 1; c < j->nchunks; c += 2) {
 		struct slot *s = &j->slot[(c / 2) % SLOTS];
 		pthread_mutex_lock(&j->lock);
@@ -72,6 +81,7 @@ static void *helper(void *arg)
 		pthread_cond_broadcast(&j->cond);
 		pthread_mutex_unlock(&j->lock);
 	}
+	store_thread_leave();
 	return NULL;
 }
 
@@ -108,9 +118,14 @@ int write_recs(htsFile *out, sam_hdr_t *h, struct sam_rec *const *v, size_t n)
 		}
 		struct slot *s = &j.slot[(c / 2) % SLOTS];
 		pthread_mutex_lock(&j.lock);
-		while (!s->ready)
+		while (!s->ready && !j.helper_gone)
 			pthread_cond_wait(&j.cond, &j.lock);
+		int gone = !s->ready;
 		pthread_mutex_unlock(&j.lock);
+		if (gone) { /* the helper never started: format this chunk here */
+			s->failed = format_chunk(&j, c, &s->text) < 0;
+			s->ready = 1;
+		}
 		if (s->failed) {
 			fprintf(stderr, "sjmp-sam: formatting record %zu as SAM failed\n", c * CHUNK);
 			ret = -1;
