@@ -70,6 +70,17 @@ static struct sam_rec *copy_rec(struct arena *recs, struct arena *data, const ba
 	r->qual = d + (bam_get_qual(b) - b->data);
 	r->aux = d + (bam_get_aux(b) - b->data);
 	r->l_aux = (uint32_t)bam_get_l_aux(b);
+	r->contiguous = 0;
+	if (!(b->core.flag & BAM_FUNMAP) && r->endpos > r->pos) {
+		const uint32_t *cig = bam_get_cigar(b);
+		hts_pos_t bases = 0;
+		for (uint32_t k = 0; k < b->core.n_cigar; k++) {
+			int op = bam_cigar_op(cig[k]);
+			if (op == BAM_CMATCH || op == BAM_CEQUAL || op == BAM_CDIFF)
+				bases += bam_cigar_oplen(cig[k]);
+		}
+		r->contiguous = bases == r->endpos - r->pos;
+	}
 	return r;
 }
 

@@ -20,7 +20,7 @@
 #include <htslib/hts.h>
 
 #define SAM_ROOT_MAGIC 0x31544f4f524d4153ULL /* "SAMROOT1" little-endian */
-#define SAM_ROOT_VERSION 1
+#define SAM_ROOT_VERSION 2
 
 /** One alignment record. Positions are 0-based, as in htslib. */
 struct sam_rec {
@@ -44,6 +44,10 @@ struct sam_rec {
 	uint8_t *qual;    /**< l_qseq Phred qualities (0xff when QUAL is '*') */
 	uint8_t *aux;     /**< binary-encoded optional fields, l_aux bytes */
 	uint32_t l_aux;
+	/** 1 when the CIGAR's reference-consuming operations are all M, = or X and cover at
+	 *  least one base: the read then has a base at every position of [pos, endpos), and
+	 *  depth needs nothing beyond this struct. */
+	uint8_t contiguous;
 };
 
 /** One reference sequence (an @SQ line) and its per-reference index. */

@@ -73,7 +73,11 @@ static int depth_ref(struct window *w, const struct sam_ref *ref, FILE *out)
 	hts_pos_t hi = -1; /* end of the furthest span so far */
 	for (uint64_t i = 0; i < ref->n_recs; i++) {
 		const struct sam_rec *r = ref->by_pos[i];
-		rec_prefetch(ref->by_pos, i, ref->n_recs);
+		/* Prefetch structs ahead, and the CIGAR only of reads that will need it. */
+		if (i + REC_AHEAD_STRUCT < ref->n_recs)
+			__builtin_prefetch(ref->by_pos[i + REC_AHEAD_STRUCT]);
+		if (i + REC_AHEAD_DATA < ref->n_recs && !ref->by_pos[i + REC_AHEAD_DATA]->contiguous)
+			__builtin_prefetch(ref->by_pos[i + REC_AHEAD_DATA]->cigar);
 		if ((r->flag & DEPTH_SKIP) || r->pos < 0)
 			continue;
 		if (hi < 0) {
@@ -90,6 +94,13 @@ static int depth_ref(struct window *w, const struct sam_ref *ref, FILE *out)
 		int32_t *bases = w->bases - w->base; /* indexable by position */
 		w->spans[r->pos - w->base]++;
 		w->spans[r->endpos - w->base]--;
+		if (r->contiguous) {
+			bases[r->pos]++;
+			bases[r->endpos]--;
+			if (r->endpos > hi)
+				hi = r->endpos;
+			continue;
+		}
 		hts_pos_t p = r->pos;
 		for (uint32_t k = 0; k < r->n_cigar; k++) {
 			int op = bam_cigar_op(r->cigar[k]);
