@@ -8,6 +8,7 @@
 #include <htslib/hfile.h>
 #include <htslib/kstring.h>
 
+#include "fmt.h"
 #include "rec.h"
 #include "store.h"
 #include "write.h"
@@ -36,22 +37,13 @@ struct job {
 static int format_chunk(struct job *j, size_t c, kstring_t *ks)
 {
 	size_t beg = c * CHUNK, end = beg + CHUNK < j->n ? beg + CHUNK : j->n;
-	kstring_t line = { 0, 0, NULL };
-	bam1_t b;
-	int ret = 0;
 	ks->l = 0;
 	for (size_t i = beg; i < end; i++) {
 		rec_prefetch(j->v, i, end);
-		memset(&b, 0, sizeof(b));
-		rec_view(j->v[i], &b);
-		if (sam_format1(j->h, &b, &line) < 0 || kputsn(line.s, line.l, ks) < 0 ||
-		    kputc('\n', ks) < 0) {
-			ret = -1;
-			break;
-		}
+		if (fmt_rec(j->h, j->v[i], ks) < 0)
+			return -1;
 	}
-	free(line.s);
-	return ret;
+	return 0;
 }
 
 /* The helper formats the odd chunks into slot (c / 2) % SLOTS. */

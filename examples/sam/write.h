@@ -2,9 +2,10 @@
 /*
  * write.h - write many records as SAM text, formatting on two threads.
  *
- * Formatting (htslib's sam_format1, what samtools uses) is most of the sort and view stages'
- * time once the records need no parsing; it is independent per record, so a second thread
- * formats every other chunk while the first formats its own and writes both in order.
+ * Formatting (fmt.h: byte-identical to htslib's sam_format1, which samtools uses) is most of
+ * the sort and view stages' time once the records need no parsing; it is independent per
+ * record, so a second thread formats every other chunk while the first formats its own and
+ * writes both in order.
  */
 #ifndef SAM_WRITE_H
 #define SAM_WRITE_H
