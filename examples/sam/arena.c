@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -7,6 +8,7 @@
 void arena_init(struct arena *a, struct sam_store *store, size_t block)
 {
 	a->store = store;
+	a->blocks = NULL;
 	a->cur = a->end = NULL;
 	a->block = block;
 }
@@ -15,7 +17,17 @@ void *arena_refill(struct arena *a, size_t size)
 {
 	/* The tail of the old block is abandoned: at most one small object's worth. */
 	size_t want = size > a->block ? size : a->block;
-	uint8_t *p = store_alloc(a->store, want);
+	uint8_t *p;
+	if (a->store) {
+		p = store_alloc(a->store, want);
+	} else {
+		void **blk = malloc(want + 16);
+		if (blk) {
+			*blk = a->blocks;
+			a->blocks = blk;
+		}
+		p = blk ? (uint8_t *)blk + 16 : NULL;
+	}
 	if (!p)
 		return NULL;
 	a->cur = p + size;
@@ -30,4 +42,14 @@ char *arena_strdup(struct arena *a, const char *s)
 	if (p)
 		memcpy(p, s, n);
 	return p;
+}
+
+void arena_free_private(struct arena *a)
+{
+	while (a->blocks) {
+		void **blk = a->blocks;
+		a->blocks = *blk;
+		free(blk);
+	}
+	a->cur = a->end = NULL;
 }

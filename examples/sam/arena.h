@@ -13,13 +13,17 @@
 struct sam_store;
 
 struct arena {
-	struct sam_store *store;
+	struct sam_store *store; /**< NULL: blocks come from malloc (arena_free_private) */
+	void *blocks;            /**< private blocks, chained through their first word */
 	uint8_t *cur; /**< next free byte of the current block */
 	uint8_t *end; /**< end of the current block */
 	size_t block; /**< size of the blocks to ask the store for */
 };
 
-/** arena_init() - an empty arena drawing blocks of @block bytes (or more) from @store. */
+/**
+ * arena_init() - an empty arena drawing blocks of @block bytes (or more) from @store, or from
+ * this process's heap when @store is NULL.
+ */
 void arena_init(struct arena *a, struct sam_store *store, size_t block);
 
 /** arena_refill() - slow path of arena_alloc: start a new block of at least @size bytes. */
@@ -38,6 +42,9 @@ static inline void *arena_alloc(struct arena *a, size_t size)
 	a->cur += size;
 	return p;
 }
+
+/** arena_free_private() - free every block of an arena whose store is NULL. */
+void arena_free_private(struct arena *a);
 
 /** arena_strdup() - a copy of the NUL-terminated @s in the arena, or NULL. */
 char *arena_strdup(struct arena *a, const char *s);

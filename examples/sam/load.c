@@ -40,9 +40,8 @@ static void where(htsFile *fp, const char *path, uint64_t nrec, char *buf, size_
 		snprintf(buf, n, "%s: record %llu", path, (unsigned long long)nrec + 1);
 }
 
-/* Record structs and their data go to separate arenas: the structs then lie densely packed
- * (80 bytes each), so stages that need only the fixed fields (flagstat, the sorts' keys) touch
- * a fifth of the memory. */
+/* A parsed record, in this process's memory until place_records() lays it out in the store:
+ * structs and data from separate arenas. */
 static struct sam_rec *copy_rec(struct arena *recs, struct arena *data, const bam1_t *b)
 {
 	struct sam_rec *r = arena_alloc(recs, sizeof(*r));
@@ -70,6 +69,7 @@ static struct sam_rec *copy_rec(struct arena *recs, struct arena *data, const ba
 	r->qual = d + (bam_get_qual(b) - b->data);
 	r->aux = d + (bam_get_aux(b) - b->data);
 	r->l_aux = (uint32_t)bam_get_l_aux(b);
+	r->id = 0;
 	r->contiguous = 0;
 	if (!(b->core.flag & BAM_FUNMAP) && r->endpos > r->pos) {
 		const uint32_t *cig = bam_get_cigar(b);
@@ -84,15 +84,57 @@ static struct sam_rec *copy_rec(struct arena *recs, struct arena *data, const ba
 	return r;
 }
 
-/* The per-reference index: every placed record in samtools' coordinate order, plus the running
- * maximum of end positions for region queries, plus idxstats' counts. */
+/* Copy the parsed records (@list, input order, in this process's memory) into the store in
+ * coordinate order: the structs into one array, their data blocks after one another in the
+ * same order; then the input-order pointer array. */
+static int place_records(struct arena *a, struct sam_root *root, struct sam_rec **list, size_t n)
+{
+	struct sam_rec **ord = malloc((n ? n : 1) * sizeof(*ord));
+	if (!ord)
+		return -ENOMEM;
+	memcpy(ord, list, n * sizeof(*ord));
+	if (order_by_coord(ord, n)) {
+		free(ord);
+		return -ENOMEM;
+	}
+	root->n_recs = n;
+	root->rec_array = store_alloc(a->store, (n ? n : 1) * sizeof(*root->rec_array));
+	root->recs = arena_alloc(a, (n ? n : 1) * sizeof(*root->recs));
+	if (!root->rec_array || !root->recs) {
+		free(ord);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct sam_rec *from = ord[k];
+		struct sam_rec *to = &root->rec_array[k];
+		uint8_t *d = arena_alloc(a, from->l_data);
+		if (!d) {
+			free(ord);
+			return -ENOMEM;
+		}
+		memcpy(d, from->qname, from->l_data);
+		*to = *from;
+		to->qname = (char *)d;
+		to->cigar = (uint32_t *)(d + ((const uint8_t *)from->cigar - (uint8_t *)from->qname));
+		to->seq = d + (from->seq - (uint8_t *)from->qname);
+		to->qual = d + (from->qual - (uint8_t *)from->qname);
+		to->aux = d + (from->aux - (uint8_t *)from->qname);
+		root->recs[from->id] = to;
+	}
+	free(ord);
+	return 0;
+}
+
+/* The per-reference index: every placed record in samtools' coordinate order (a run of
+ * rec_array), plus the running maximum of end positions for region queries, plus idxstats'
+ * counts. */
 static int build_refs(struct arena *a, struct sam_root *root)
 {
 	uint64_t *count = calloc(root->n_refs + 1, sizeof(*count));
 	if (!count)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < root->n_recs; i++) {
-		const struct sam_rec *r = root->recs[i];
+		const struct sam_rec *r = &root->rec_array[i];
 		if (r->tid >= 0)
 			count[r->tid]++;
 		else
@@ -107,28 +149,19 @@ static int build_refs(struct arena *a, struct sam_root *root)
 			return -ENOMEM;
 		}
 	}
+	free(count);
 	for (uint64_t i = 0; i < root->n_recs; i++) {
-		struct sam_rec *r = root->recs[i];
+		struct sam_rec *r = &root->rec_array[i];
 		if (r->tid < 0)
 			continue;
 		struct sam_ref *ref = &root->refs[r->tid];
+		hts_pos_t m = ref->n_recs ? ref->max_end[ref->n_recs - 1] : 0;
+		ref->max_end[ref->n_recs] = r->endpos > m ? r->endpos : m;
 		ref->by_pos[ref->n_recs++] = r;
 		if (r->flag & BAM_FUNMAP)
 			ref->n_unmapped++;
 		else
 			ref->n_mapped++;
-	}
-	free(count);
-	for (uint32_t t = 0; t < root->n_refs; t++) {
-		struct sam_ref *ref = &root->refs[t];
-		if (order_by_coord(ref->by_pos, ref->n_recs))
-			return -ENOMEM;
-		hts_pos_t m = 0;
-		for (uint64_t i = 0; i < ref->n_recs; i++) {
-			if (ref->by_pos[i]->endpos > m)
-				m = ref->by_pos[i]->endpos;
-			ref->max_end[i] = m;
-		}
 	}
 	return 0;
 }
@@ -197,14 +230,14 @@ static long bad_header_line(const char *text, size_t len)
 
 int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 {
-	struct arena a, ra;
+	struct arena a, pa; /* the store's; this process's, for parsing */
 	char at[512];
 	int err = 0;
 	struct sam_rec **list = NULL;
 	bam1_t *b = NULL;
 	size_t cap = 1 << 16, n = 0;
 	arena_init(&a, s, LOAD_BLOCK);
-	arena_init(&ra, s, LOAD_BLOCK);
+	arena_init(&pa, NULL, LOAD_BLOCK);
 
 	htsFile *fp = hts_open(path, "r");
 	if (!fp) {
@@ -256,8 +289,9 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 			list = bigger;
 			cap *= 2;
 		}
-		if (!(list[n] = copy_rec(&ra, &a, b)))
+		if (!(list[n] = copy_rec(&pa, &pa, b)))
 			goto nomem_list;
+		list[n]->id = n;
 		n++;
 	}
 	if (ret < -1) {
@@ -269,11 +303,9 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 		err = -EINVAL;
 		goto out_list;
 	}
-	root->n_recs = n;
-	root->recs = arena_alloc(&a, (n ? n : 1) * sizeof(*root->recs));
-	if (!root->recs)
+	/* Parsed first, laid out second: the coordinate order is known only at the end. */
+	if (place_records(&a, root, list, n))
 		goto nomem_list;
-	memcpy(root->recs, list, n * sizeof(*list));
 	if (build_refs(&a, root))
 		goto nomem_list;
 	*out = root;
@@ -283,6 +315,7 @@ nomem_list:
 	fprintf(stderr, "sjmp-sam: %s: out of memory while loading\n", path);
 	err = -ENOMEM;
 out_list:
+	arena_free_private(&pa);
 	bam_destroy1(b);
 	free(list);
 	sam_hdr_destroy(h);

@@ -185,8 +185,8 @@ int name_cmp(const char *sa, const char *sb)
 struct name_key {
 	uint64_t hi, lo;    /* key bytes [depth, depth + 16), big-endian, zero-padded */
 	const uint8_t *key; /* the whole key */
-	uint32_t len;       /* its length, NUL and pair byte included */
-	uint32_t idx;       /* input index */
+	uint32_t tie;       /* the record's input index (->id): the last tie-break */
+	uint32_t pos;       /* index in the array being sorted */
 };
 
 /* Encodes @name (+ @flag's pair bits) at @out; returns the key's length. @out needs
@@ -241,22 +241,29 @@ static int cmp_cached(const void *pa, const void *pb)
 	return 0;
 }
 
-/* Whole keys, then input order: for small groups. */
+/* Whole keys (up to the NUL, then the pair byte), then input order: for small groups. */
 static int cmp_whole(const struct name_key *a, const struct name_key *b)
 {
-	uint32_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->key, b->key, n);
-	if (c)
-		return c;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
+	const uint8_t *x = a->key, *y = b->key;
+	while (*x && *x == *y)
+		x++, y++;
+	if (*x != *y)
+		return (int)*x - (int)*y;
+	if (x[1] != y[1])
+		return (int)x[1] - (int)y[1];
+	return a->tie < b->tie ? -1 : a->tie > b->tie;
 }
 
-static int cmp_idx(const void *pa, const void *pb)
+static int cmp_tie(const void *pa, const void *pb)
 {
 	const struct name_key *a = pa, *b = pb;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
+	return a->tie < b->tie ? -1 : a->tie > b->tie;
+}
+
+/* Does the 8-byte word hold a zero byte? (The key's NUL: only its end has one.) */
+static int has_zero(uint64_t v)
+{
+	return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0;
 }
 
 #define NAME_SMALL 12
@@ -284,20 +291,20 @@ static void name_sort_range(struct name_key *k, size_t n, size_t depth)
 			;
 		if (e - s == 1)
 			continue;
-		/* A key that ends inside the window (its NUL and pair byte included) equals every
-		 * key of its group: only the input order is left. */
-		if (k[s].len <= depth + 16) {
-			qsort(k + s, e - s, sizeof(*k), cmp_idx);
+		/* Keys whose NUL lies in the window's first 15 bytes end there, the pair byte
+		 * after it included, so the group's keys are all equal: only the input order is
+		 * left. (A NUL in the last byte leaves the pair byte to the next window.) */
+		if (has_zero(k[s].hi) || has_zero(k[s].lo | 0xff)) {
+			qsort(k + s, e - s, sizeof(*k), cmp_tie);
 			continue;
 		}
 		/* Skip what the whole group shares after the window. */
-		size_t lcp = k[s].len - (depth + 16);
+		const uint8_t *x = k[s].key + depth + 16;
+		size_t lcp = SIZE_MAX;
 		for (size_t j = s + 1; j < e && lcp; j++) {
-			const uint8_t *x = k[s].key + depth + 16, *y = k[j].key + depth + 16;
-			size_t m = 0, lim = k[j].len - (depth + 16);
-			if (lim > lcp)
-				lim = lcp;
-			while (m < lim && x[m] == y[m])
+			const uint8_t *y = k[j].key + depth + 16;
+			size_t m = 0;
+			while (m < lcp && x[m] && x[m] == y[m])
 				m++;
 			lcp = m;
 		}
@@ -309,7 +316,7 @@ int order_by_name(struct sam_rec **recs, size_t n)
 {
 	if (n < 2)
 		return 0;
-	if (n > UINT32_MAX)
+	if (n > UINT32_MAX) /* the sort items hold 32-bit indexes */
 		return -ENOMEM;
 	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
@@ -325,15 +332,16 @@ int order_by_name(struct sam_rec **recs, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		k[i].key = o;
-		k[i].idx = (uint32_t)i;
+		k[i].pos = (uint32_t)i;
+		k[i].tie = (uint32_t)recs[i]->id;
 		rec_prefetch(recs, i, n);
-		k[i].len = (uint32_t)name_key_make(recs[i]->qname, recs[i]->flag, o);
-		memset(o + k[i].len, 0, 16);
-		o += k[i].len + 16;
+		size_t len = name_key_make(recs[i]->qname, recs[i]->flag, o);
+		memset(o + len, 0, 16);
+		o += len + 16;
 	}
 	name_sort_range(k, n, 0);
 	for (size_t i = 0; i < n; i++)
-		tmp[i] = recs[k[i].idx];
+		tmp[i] = recs[k[i].pos];
 	memcpy(recs, tmp, n * sizeof(*tmp));
 	free(tmp);
 	free(k);

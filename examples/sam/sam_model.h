@@ -8,6 +8,10 @@
  * later process that maps it at the same address (switches into the VAS) walks the records as
  * they are, with no parsing and no fix-ups: the paper's section 5.4.
  *
+ * The loader lays the records out in coordinate order (the order of `samtools sort`), so that
+ * stages that walk by position (view, depth, mpileup, the coordinate sort) read memory front to
+ * back; the input order survives as an array of pointers.
+ *
  * The record's variable-length fields are kept contiguous, in the order and encoding of
  * htslib's bam1_t data block (name, CIGAR, 4-bit sequence, qualities, binary tags), so a stage
  * can hand a record to htslib's formatter without copying it (sam_rec_view()); the separate
@@ -20,7 +24,7 @@
 #include <htslib/hts.h>
 
 #define SAM_ROOT_MAGIC 0x31544f4f524d4153ULL /* "SAMROOT1" little-endian */
-#define SAM_ROOT_VERSION 2
+#define SAM_ROOT_VERSION 3
 
 /** One alignment record. Positions are 0-based, as in htslib. */
 struct sam_rec {
@@ -43,6 +47,7 @@ struct sam_rec {
 	uint8_t *seq;     /**< (l_qseq + 1) / 2 bytes, two 4-bit bases per byte */
 	uint8_t *qual;    /**< l_qseq Phred qualities (0xff when QUAL is '*') */
 	uint8_t *aux;     /**< binary-encoded optional fields, l_aux bytes */
+	uint64_t id;      /**< index in the input (file order) */
 	uint32_t l_aux;
 	/** 1 when the CIGAR's reference-consuming operations are all M, = or X and cover at
 	 *  least one base: the read then has a base at every position of [pos, endpos), and
@@ -78,6 +83,10 @@ struct sam_root {
 	size_t header_len;
 	struct sam_ref *refs; /**< n_refs references, in header order (tid order) */
 	uint64_t n_recs;
+	/** The records themselves, n_recs of them, in coordinate order (placed records by
+	 *  reference and position, then the unplaced ones), and their data in the same order:
+	 *  stages that walk by position read memory front to back. */
+	struct sam_rec *rec_array;
 	struct sam_rec **recs; /**< every record, in input order */
 	uint64_t n_unplaced;   /**< records with tid < 0 (idxstats' "*" line) */
 	/** Sorted orders (n_recs pointers each), NULL until a `sort` stage made them. */

@@ -71,8 +71,9 @@ int stage_flagstat(const struct sam_root *root, FILE *out)
 {
 	struct flag_counts c[2] = { 0 }; /* [0] QC-passed, [1] QC-failed */
 	char a[16], b[16];
+	/* The order does not matter: walk the records as they lie in memory. */
 	for (uint64_t i = 0; i < root->n_recs; i++) {
-		const struct sam_rec *r = root->recs[i];
+		const struct sam_rec *r = &root->rec_array[i];
 		count(&c[(r->flag & BAM_FQCFAIL) ? 1 : 0], r);
 	}
 #define LINE(field, text) \

@@ -25,7 +25,11 @@ int stage_sort(struct sam_root *root, struct sam_store *s, int by_name)
 		if (!ord)
 			return 1;
 	}
-	memcpy(ord, root->recs, n * sizeof(*ord));
+	/* Start from the order in memory (coordinate order): the coordinate sort then has
+	 * nothing to do, and the name sort reads the names front to back; both break ties
+	 * by input order. */
+	for (size_t i = 0; i < n; i++)
+		ord[i] = &root->rec_array[i];
 	int err = by_name ? order_by_name(ord, n) : order_by_coord(ord, n);
 	if (err) {
 		fprintf(stderr, "sjmp-sam: sort: %s\n", strerror(-err));
