@@ -73,9 +73,6 @@ void *sjmp_seg_malloc(sjmp_sid_t sid, size_t size)
 	struct sjmp__heap_sync sync;
 	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_malloc(base, &sync, size);
 }
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_malloc(base, &sync, size);
-}
 
 void *sjmp_seg_calloc(sjmp_sid_t sid, size_t n, size_t size)
 {
@@ -83,18 +80,12 @@ void *sjmp_seg_calloc(sjmp_sid_t sid, size_t n, size_t size)
 	struct sjmp__heap_sync sync;
 	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_calloc(base, &sync, n, size);
 }
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_calloc(base, &sync, n, size);
-}
 
 void *sjmp_seg_realloc(sjmp_sid_t sid, void *p, size_t size)
 {
 	void *base;
 	struct sjmp__heap_sync sync;
 	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_realloc(base, &sync, p, size);
-}
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_realloc(base, &sync, p, size);
 }
 
 void sjmp_seg_free(sjmp_sid_t sid, void *p)
