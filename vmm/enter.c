@@ -32,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/ucontext.h>
 #include <time.h>
 #include <ucontext.h>
@@ -253,6 +255,33 @@ static void enter_handler(int sig, siginfo_t *si, void *ucv)
 }
 
 /* ---- the caller's side ---- */
+
+bool vmm_other_copy_entered(void)
+{
+	if (vmm_get())
+		return false; /* this copy has the VM: the marker is ours */
+	uint64_t magic = 0;
+	struct iovec l = {&magic, sizeof(magic)},
+	             rm = {(void *)SJMP_GUEST_MARKER_VA, sizeof(magic)};
+	return vmm_sys6(SYS_process_vm_readv, vmm_sys0(SYS_getpid), (long)&l, 1, (long)&rm, 1, 0) ==
+	           (long)sizeof(magic) &&
+	       magic == SJMP_GUEST_MARKER_MAGIC;
+}
+
+/* Map the marker page (best effort: a foreign mapping there only loses the detection). */
+static void marker_publish(void)
+{
+	void *p = mmap((void *)SJMP_GUEST_MARKER_VA, 4096, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (p != (void *)SJMP_GUEST_MARKER_VA) {
+		munmap(p, 4096);
+		return;
+	}
+	*(uint64_t *)p = SJMP_GUEST_MARKER_MAGIC;
+	mprotect(p, 4096, PROT_READ);
+}
 
 /* Thread ids of the process, the caller's excluded. Return the count or -errno. */
 static int list_threads(int *tids, int cap, int self)
@@ -510,6 +539,12 @@ int sjmp_enter(void)
 {
 	if (vmm_self())
 		return 0;
+	if (vmm_other_copy_entered())
+		return sjmp__fail(
+		    ENOTSUP, "sjmp_enter",
+		    "another copy of libsjmp in this process already entered guest "
+		    "mode (sjmp-run's preload with a program that links libsjmp?); link "
+		    "libsjmp once, or run the program without sjmp-run");
 	int r;
 	pthread_mutex_lock(&g_enter_mu);
 	if (vmm_self()) { /* entered by another thread's call while waiting for the lock */
@@ -535,6 +570,7 @@ int sjmp_enter(void)
 			goto out;
 		}
 	}
+	marker_publish();
 	pthread_mutex_unlock(&g_enter_mu);
 	vmm_switch_to_guest(v, v->host_stack_top);
 	/* Guest ring 0 from here on. */
