@@ -24,6 +24,8 @@
  * kept), the same call again for the rest.
  */
 #include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -255,6 +257,58 @@ static void enter_handler(int sig, siginfo_t *si, void *ucv)
 }
 
 /* ---- the caller's side ---- */
+
+static int find_vgpreload(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	return info->dlpi_name && strstr(info->dlpi_name, "/vgpreload_") != NULL;
+}
+
+/* The tracer's pid from /proc/self/status, 0 when untraced. */
+static int tracer_pid(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return 0;
+	char line[256];
+	int pid = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &pid) == 1)
+			break;
+	fclose(f);
+	return pid;
+}
+
+/*
+ * Environments guest mode refuses rather than crash or hang in: sanitizers (their runtimes
+ * intercept system calls in ways the proxy does not know and map terabytes of shadow memory),
+ * valgrind (it runs the program on a synthetic CPU that cannot execute KVM_RUN's guest code) and
+ * a tracer (breakpoints and single steps in guest code never reach it).
+ */
+static int refusal(void)
+{
+	static const char *const sanitizers[] = {"__asan_init", "__tsan_init", "__msan_init",
+	                                         "__hwasan_init"};
+	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++)
+		if (dlsym(RTLD_DEFAULT, sanitizers[i]))
+			return sjmp__fail(
+			    ENOTSUP, "sjmp_enter",
+			    "the program runs under a sanitizer (%s): guest mode is not "
+			    "supported with it; use SJMP_BACKEND=mmap",
+			    sanitizers[i]);
+	if (dl_iterate_phdr(find_vgpreload, NULL))
+		return sjmp__fail(ENOTSUP, "sjmp_enter",
+		                  "the program runs under valgrind, whose synthetic CPU cannot run "
+		                  "guest mode; use SJMP_BACKEND=mmap");
+	int t = tracer_pid();
+	if (t)
+		return sjmp__fail(ENOTSUP, "sjmp_enter",
+		                  "the process is traced by pid %d (a debugger or strace), which "
+		                  "cannot follow guest mode; detach it, or use SJMP_BACKEND=mmap",
+		                  t);
+	return 0;
+}
 
 bool vmm_other_copy_entered(void)
 {
@@ -539,13 +593,15 @@ int sjmp_enter(void)
 {
 	if (vmm_self())
 		return 0;
+	int r = refusal();
+	if (r < 0)
+		return r;
 	if (vmm_other_copy_entered())
 		return sjmp__fail(
 		    ENOTSUP, "sjmp_enter",
 		    "another copy of libsjmp in this process already entered guest "
 		    "mode (sjmp-run's preload with a program that links libsjmp?); link "
 		    "libsjmp once, or run the program without sjmp-run");
-	int r;
 	pthread_mutex_lock(&g_enter_mu);
 	if (vmm_self()) { /* entered by another thread's call while waiting for the lock */
 		pthread_mutex_unlock(&g_enter_mu);
