@@ -12,7 +12,7 @@
 #ifndef SJMP_GUEST_ABI_H
 #define SJMP_GUEST_ABI_H
 
-#define SJMP_GUEST_ABI_VERSION 1
+#define SJMP_GUEST_ABI_VERSION 2
 
 /*
  * I/O ports (8-bit, so the guest uses `out %al, $imm8` and clobbers no register).
@@ -24,10 +24,13 @@
  *          RFLAGS from that frame (no iretq: each one costs an exit on kvm_pvm).
  * BOOT:    the boot stub finished (VIF page registered); RSI holds the continuation RIP. The host
  *          counts it and resumes at RIP = RSI.
+ * NOP:     nothing; the guest continues after the `out` (bench/guest_bench measures a bare exit
+ *          round trip to the VMM with it). Version 2.
  */
 #define SJMP_PORT_SYSCALL 0xe0
 #define SJMP_PORT_TRAP    0xe1
 #define SJMP_PORT_BOOT    0xe2
+#define SJMP_PORT_NOP     0xe3
 
 /*
  * Selectors of the guest GDT. The Linux layout (arch/x86/include/asm/segment.h), so STAR

@@ -33,6 +33,13 @@
 #define SJMP_IST_STACK_SIZE  (16UL << 10)
 #define SJMP_IST_STACKS      2 /* IST1: every exception; IST2: #DF, NMI, #MC */
 
+/*
+ * A read-only page the copy of libsjmp that entered guest mode maps here (just below the segment
+ * zone), so that any other copy in the process sees it (vmm_other_copy_entered) and refuses.
+ */
+#define SJMP_GUEST_MARKER_VA    (SJMP_ZONE_PML4_FIRST * (1UL << 39) - 4096)
+#define SJMP_GUEST_MARKER_MAGIC 0x31544e454a4d4a53UL /* "SJMJENT1" */
+
 /* Most vCPUs (threads in guest mode at once) per process. */
 #define SJMP_MAX_VCPUS 256
 

@@ -160,25 +160,48 @@ SJMP_API int sjmp_init(void);
 /**
  * sjmp_enter() - move the calling process into guest mode (link-time opt-in).
  *
- * The process gets a KVM virtual machine (stock /dev/kvm API, no kernel module) and the calling
- * thread continues its own code, unchanged, in guest ring 0 on a vCPU of its own: same
- * registers, same stack, same memory (guest-virtual == host-virtual), system calls forwarded to
- * the host by the same thread. Threads it creates later start in guest mode on their own vCPU;
- * a fork child builds its own VM and continues in guest mode. Programs that cannot call this
- * themselves run under `sjmp-run`, which calls it before main.
+ * The process gets a KVM virtual machine (stock /dev/kvm API, no kernel module) and every thread
+ * continues its own code, unchanged, in guest ring 0 on a vCPU of its own: same registers, same
+ * stack, same memory (guest-virtual == host-virtual), system calls forwarded to the host by the
+ * same thread. Threads created later start in guest mode on their own vCPU; a fork child builds
+ * its own VM and continues in guest mode. Programs that cannot call this themselves run under
+ * `sjmp-run`, which calls it before main.
+ *
+ * Threads: all or nothing. Every other existing thread is brought in too, wherever it is: the
+ * call borrows signal 32 (glibc's SIGCANCEL, which glibc never lets a thread block) and each
+ * thread's temporary handler moves the interrupted context (registers, FPU state, FS base,
+ * signal mask) onto a vCPU prepared for it. Only when every thread has acknowledged do they all
+ * continue in guest mode; if any cannot, every thread resumes in host mode and nothing changed.
+ * A thread interrupted in a system call resumes it: calls the kernel restarts after a SA_RESTART
+ * handler (read, write, futex without timeout, ...) restart, and calls that return EINTR to any
+ * handler (nanosleep, clock_nanosleep, poll, select, epoll_wait, futex with a timeout) are
+ * resumed by the library: through restart_syscall(2) where the kernel keeps the remaining time
+ * (nanosleep, relative clock_nanosleep, futex, poll with a timeout), otherwise issued again with
+ * the same arguments (ppoll, pselect and select carry the remaining time in their arguments; an
+ * epoll_wait timeout starts again). A call the library cannot identify (made through an
+ * unusual instruction sequence and entered just as the signal came) returns EINTR, as after any
+ * signal. Threads created while the call runs are brought in too; threads that exit are dropped.
+ * A pthread_cancel() that arrives during the call is passed on to glibc.
  *
  * Return: 0 in guest mode (also when the thread already was), or
- * -EBUSY:  the process has more than one thread; nothing changed (enter before creating
- *          threads, or use sjmp-run).
+ * -EBUSY:  a thread blocks signal 32 through a raw rt_sigprocmask, or is stopped or traced (the
+ *          log names it); nothing changed.
+ * -ETIMEDOUT: a thread did not take the signal within 2 s (uninterruptible sleep); nothing
+ *          changed.
+ * -EAGAIN: more than 255 threads.
+ * -ENOTSUP: guest mode is refused here (AddressSanitizer, valgrind or a debugger: the log names
+ *          it; use SJMP_BACKEND=mmap), or another copy of libsjmp in the process already
+ *          entered guest mode.
  * -ENODEV: /dev/kvm does not exist (load kvm_intel, kvm_amd or kvm_pvm).
  * -EACCES: /dev/kvm is not accessible (add the user to group kvm).
  * -ENOSYS: the kernel's KVM lacks the API version or KVM_CAP_SYNC_REGS.
  * -ENOSPC: the process's mappings are too scattered for the guest-physical space.
  * -ENOMEM, -EMFILE: memory or descriptors exhausted.
- * -EINVAL, -EIO: KVM refused the vCPU state (the log names the ioctl; see dmesg).
+ * -EINVAL, -EIO: KVM refused a vCPU state (the log names the ioctl and thread; see dmesg).
  * The log says which operation failed and what to do.
- * Context: any thread of a single-threaded process; not async-signal-safe. Costs about 1-5 ms
- * plus 30 us per GiB chunk of mappings (platform.md: memslot creation).
+ * Context: any thread; not async-signal-safe; do not call pthread_cancel, setuid-family calls or
+ * fork concurrently from other threads. Costs about 1-5 ms plus 30 us per GiB chunk of mappings
+ * (platform.md: memslot creation), plus about 50 us per other thread.
  */
 SJMP_API int sjmp_enter(void);
 

@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "internal.h"
+#include "vmm.h"
 
 static pthread_mutex_t lib_mutex;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -244,4 +245,30 @@ unsigned sjmp_caps(void)
 const char *sjmp_dir(void)
 {
 	return init_result == 0 ? dir_path : NULL;
+}
+
+bool sjmp__copy_is_preload;
+
+/*
+ * sjmp-run sets SJMP_RUN_ENTER=1: the program's own copy of libsjmp (static or libsjmp.so) enters
+ * guest mode here, before main, and sjmp-run's preload stands aside (tools/preload.c), so the
+ * process has one copy of the library that knows it is in guest mode. As with the preload, a
+ * failure ends the process with status 125: the user asked for guest mode.
+ */
+__attribute__((constructor(102))) static void sjmp__run_enter(void)
+{
+	const char *want = getenv("SJMP_RUN_ENTER"), *off = getenv("SJMP_RUN_DISABLE");
+	if (sjmp__copy_is_preload || !want || strcmp(want, "1") || (off && *off == '1'))
+		return;
+	int r = sjmp_enter();
+	if (r == -ENOTSUP && vmm_other_copy_entered()) {
+		sjmp__log(SJMP_LOG_WARN, "sjmp-run: guest mode was entered by another copy of "
+		                         "libsjmp; this copy keeps to the mmap backend");
+		return;
+	}
+	if (r < 0) {
+		sjmp__log(SJMP_LOG_ERROR, "sjmp-run: cannot enter guest mode (%s): %s",
+		          sjmp__errname(r), sjmp_strerror(r));
+		_exit(125);
+	}
 }

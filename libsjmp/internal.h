@@ -140,4 +140,22 @@ int sjmp__thread_take_lock(struct sjmp__seg *s, bool exclusive);
 /** sjmp__thread_drop_lock() - release a lock the calling thread holds on @s, if any. */
 void sjmp__thread_drop_lock(struct sjmp__seg *s);
 
+/* ---- one copy of the library per process under sjmp-run (elf_probe.c, init.c) ---- */
+
+/**
+ * sjmp__elf_defines() - whether the 64-bit ELF file @path defines symbol @name (in .symtab or
+ * .dynsym, not undefined). Return 1, 0 (not defined, stripped, or not ELF), or -errno (open or
+ * mmap failed).
+ */
+int sjmp__elf_defines(const char *path, const char *name);
+
+/**
+ * sjmp__program_has_copy() - whether the process holds a copy of libsjmp besides the preload:
+ * libsjmp.so loaded, or the main program defines sjmp_enter (linked statically).
+ */
+bool sjmp__program_has_copy(void);
+
+/** Set by libsjmp-preload.so's constructor: this copy is sjmp-run's preload. */
+extern bool sjmp__copy_is_preload;
+
 #endif

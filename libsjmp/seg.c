@@ -357,6 +357,18 @@ fail_committed:
 	return r;
 }
 
+/* A handle for a segment just created; on failure the segment is undone entirely. */
+static int new_sid(struct sjmp__seg *s, const char *name)
+{
+	int r = sjmp__sid_new(s);
+	if (r < 0) {
+		sjmp__seg_unref(s);
+		if (name)
+			sjmp__objdir_remove(sjmp__segdirfd(), name);
+	}
+	return r;
+}
+
 sjmp_sid_t sjmp_seg_alloc(const char *name, uintptr_t base, size_t size, unsigned flags,
 			  mode_t mode)
 {
@@ -381,14 +393,8 @@ sjmp_sid_t sjmp_seg_alloc(const char *name, uintptr_t base, size_t size, unsigne
 	sjmp__lock();
 	struct sjmp__seg *s;
 	r = create_segment(op, name, base, size, flags, mode, NULL, &s);
-	if (r == 0) {
-		r = sjmp__sid_new(s);
-		if (r < 0) {
-			sjmp__seg_unref(s);
-			if (name)
-				sjmp__objdir_remove(sjmp__segdirfd(), name);
-		}
-	}
+	if (r == 0)
+		r = new_sid(s, name);
 	sjmp__unlock();
 	return r;
 }
@@ -468,14 +474,8 @@ sjmp_sid_t sjmp_seg_clone(sjmp_sid_t sid, const char *name, mode_t mode)
 	}
 	r = create_segment(op, name, src->base, src->size, src->flags, mode, p, &s);
 	munmap(p, src->size);
-	if (r == 0) {
-		r = sjmp__sid_new(s);
-		if (r < 0) {
-			sjmp__seg_unref(s);
-			if (name)
-				sjmp__objdir_remove(sjmp__segdirfd(), name);
-		}
-	}
+	if (r == 0)
+		r = new_sid(s, name);
 	sjmp__unlock();
 	return r;
 }

@@ -54,52 +54,46 @@ static int resolve(sjmp_sid_t sid, bool write, void **base, struct sjmp__lockfil
 	return r;
 }
 
+/* The heap of a segment mapped writable in the caller's VAS; errno set and -1 if there is none. */
+static int heap_for(sjmp_sid_t sid, void **base, struct sjmp__heap_sync *sync)
+{
+	struct sjmp__lockfile *lf;
+	int r = resolve(sid, true, base, &lf);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	*sync = (struct sjmp__heap_sync){heap_lock, heap_unlock, lf};
+	return 0;
+}
+
 void *sjmp_seg_malloc(sjmp_sid_t sid, size_t size)
 {
 	void *base;
-	struct sjmp__lockfile *lf;
-	int r = resolve(sid, true, &base, &lf);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_malloc(base, &sync, size);
+	struct sjmp__heap_sync sync;
+	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_malloc(base, &sync, size);
 }
 
 void *sjmp_seg_calloc(sjmp_sid_t sid, size_t n, size_t size)
 {
 	void *base;
-	struct sjmp__lockfile *lf;
-	int r = resolve(sid, true, &base, &lf);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_calloc(base, &sync, n, size);
+	struct sjmp__heap_sync sync;
+	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_calloc(base, &sync, n, size);
 }
 
 void *sjmp_seg_realloc(sjmp_sid_t sid, void *p, size_t size)
 {
 	void *base;
-	struct sjmp__lockfile *lf;
-	int r = resolve(sid, true, &base, &lf);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
-	return sjmp__heap_realloc(base, &sync, p, size);
+	struct sjmp__heap_sync sync;
+	return heap_for(sid, &base, &sync) ? NULL : sjmp__heap_realloc(base, &sync, p, size);
 }
 
 void sjmp_seg_free(sjmp_sid_t sid, void *p)
 {
 	void *base;
-	struct sjmp__lockfile *lf;
-	if (!p || resolve(sid, true, &base, &lf) < 0)
+	struct sjmp__heap_sync sync;
+	if (!p || heap_for(sid, &base, &sync) < 0)
 		return;
-	struct sjmp__heap_sync sync = {heap_lock, heap_unlock, lf};
 	if (sjmp__heap_free(base, &sync, p) < 0)
 		sjmp__log(SJMP_LOG_ERROR, "seg_free: EINVAL: %p is not an allocated block of the "
 					  "segment's heap (double free or foreign pointer)",

@@ -4,9 +4,13 @@
  *
  *   sjmp-run [--stats] [--info] [--] PROGRAM [ARGS...]
  *
- * The program is started with libsjmp-preload.so in LD_PRELOAD; its constructor calls
- * sjmp_enter(). Static binaries have no dynamic loader to preload into: they are refused after a
- * look at the ELF program headers (libelf).
+ * The program is started with libsjmp-preload.so in LD_PRELOAD and SJMP_RUN_ENTER=1: the
+ * preload's constructor calls sjmp_enter(), unless the program carries its own libsjmp (static,
+ * or libsjmp.so), whose constructor then enters instead (one copy of the library per process).
+ * Both stay in the environment so that programs the first one execs, with or without libsjmp,
+ * come back into guest mode. Static binaries have no dynamic loader to preload into: they run
+ * only when they link libsjmp (a defined sjmp_enter in their symbol table); others are refused
+ * after a look at the ELF program headers (libelf).
  *   --stats  at the program's exit, print exits by reason, forwarded system calls by name and
  *            count, and the time spent outside the guest (one block per process, on stderr).
  *   --info   print the platform: host kind (vmx, svm, kvm_pvm), PCID, MAXPHYADDR; then exit
@@ -24,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "sjmp.h"
 #include "vmm.h"
 
@@ -125,11 +130,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sjmp-run: %s: command not found\n", argv[i]);
 		return 127;
 	}
-	if (elf_is_dynamic(prog) == 0) {
+	if (elf_is_dynamic(prog) == 0 && sjmp__elf_defines(prog, "sjmp_enter") != 1) {
 		fprintf(stderr,
-		        "sjmp-run: %s is statically linked: sjmp-run enters guest mode through the "
-		        "dynamic loader (LD_PRELOAD) and cannot run static binaries; link it "
-		        "dynamically, or call sjmp_enter() from the program itself\n",
+		        "sjmp-run: %s is statically linked without libsjmp: sjmp-run enters guest "
+		        "mode through the dynamic loader (LD_PRELOAD) or through the program's own "
+		        "libsjmp; link it dynamically, or link libsjmp into it\n",
 		        prog);
 		return 126;
 	}
@@ -160,6 +165,8 @@ int main(int argc, char **argv)
 	setenv("LD_PRELOAD", pre, 1);
 	/* Kept by forwarded execve even if the program clears its environment. */
 	setenv("SJMP_RUN_PRELOAD", abs, 1);
+	/* A program with its own libsjmp enters from that copy's constructor (libsjmp/init.c). */
+	setenv("SJMP_RUN_ENTER", "1", 1);
 	if (stats)
 		setenv("SJMP_RUN_STATS", "1", 1);
 	/* The host cannot abort a guest rseq critical section: keep glibc from registering. */

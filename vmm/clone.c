@@ -215,7 +215,7 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	/* Is the preload still there? */
 	size_t n = 0, extra = 0;
 	char *old_pre = NULL;
-	bool has_pre_var = false, has_stats = false;
+	bool has_pre_var = false, has_stats = false, has_enter = false;
 	for (; envp && envp[n]; n++) {
 		if (starts(envp[n], "LD_PRELOAD=")) {
 			old_pre = envp[n];
@@ -223,21 +223,23 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 			has_pre_var = true;
 		} else if (starts(envp[n], "SJMP_RUN_STATS=")) {
 			has_stats = true;
+		} else if (starts(envp[n], "SJMP_RUN_ENTER=")) {
+			has_enter = true; /* a program with its own libsjmp enters through it */
 		}
 	}
 	if (old_pre && contains(old_pre, vm->preload) && has_pre_var &&
-	    (has_stats || !vm->opt.stats))
+	    (has_stats || !vm->opt.stats) && has_enter)
 		return vmm_sys6((long)r->rax, (long)r->rdi, (long)r->rsi, (long)r->rdx,
 		                (long)r->r10, (long)r->r8, (long)r->r9);
 	for (size_t i = 0; i < n; i++)
 		extra += slen(envp[i]) + 1;
-	size_t bytes = (n + 4) * sizeof(char *) + extra + 3 * sizeof(vm->preload) + 64;
+	size_t bytes = (n + 5) * sizeof(char *) + extra + 3 * sizeof(vm->preload) + 96;
 	long m = vmm_sys6(SYS_mmap, 0, (long)bytes, PROT_READ | PROT_WRITE,
 	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m < 0 && m > -4096)
 		return m;
 	char **ne = (char **)m;
-	char *s = (char *)(ne + n + 4);
+	char *s = (char *)(ne + n + 5);
 	size_t k = 0;
 	/* LD_PRELOAD=<preload>[:<old>] */
 	ne[k++] = s;
@@ -266,6 +268,12 @@ long vmm_sys_execve(struct vmm_vcpu *v, struct kvm_regs *r)
 	if (vm->opt.stats && !has_stats) {
 		ne[k++] = s;
 		for (const char *p = "SJMP_RUN_STATS=1"; *p;)
+			*s++ = *p++;
+		*s++ = 0;
+	}
+	if (!has_enter) {
+		ne[k++] = s;
+		for (const char *p = "SJMP_RUN_ENTER=1"; *p;)
 			*s++ = *p++;
 		*s++ = 0;
 	}

@@ -269,6 +269,9 @@ static void handle_io(struct vmm_vcpu *v)
 		v->stats.exits[VMM_EXIT_BOOT]++;
 		*r = v->start_regs;
 		break;
+	case SJMP_PORT_NOP: /* RIP is already past the `out` */
+		v->stats.exits[VMM_EXIT_OTHER]++;
+		break;
 	default:
 		vmm_report(v, "`out` to an unknown port", r);
 		vmm_die(SIGSEGV);

@@ -96,4 +96,18 @@ vmm_clone_to_host:
 	mov 8(%rbx), %rbx
 	jmp *%rcx
 	.size vmm_clone_to_host, . - vmm_clone_to_host
+/*
+ * vmm_run_on_stack(vcpu, host_stack_top): move the calling thread onto the vCPU's host stack and
+ * run vmm_run(vcpu) for ever (sjmp_enter's signal handler for the process's other threads: the
+ * handler's frame is left behind, dead, below the guest's RSP).
+ */
+	.text
+	.globl vmm_run_on_stack
+	.type vmm_run_on_stack, @function
+vmm_run_on_stack:
+	mov %rsi, %rsp
+	xor %ebp, %ebp
+	call vmm_run
+	ud2
+	.size vmm_run_on_stack, . - vmm_run_on_stack
 	.section .note.GNU-stack, "", @progbits

@@ -313,4 +313,15 @@ int vmm_root_unmap(uint64_t root, uint64_t va, uint64_t len);
  */
 int vmm_root_load(uint64_t root, unsigned pcid, bool noflush);
 
+/* ---------------------------------------------------------------------------------------- */
+/* One copy of the library per process (enter.c).                                            */
+
+/**
+ * vmm_other_copy_entered() - whether another copy of libsjmp in this process (sjmp-run's
+ * preload, a static copy, libsjmp.so) already entered guest mode: a marker page at
+ * SJMP_GUEST_MARKER_VA that the entering copy maps (it survives fork, as guest mode does, and
+ * disappears at execve, as guest mode does) while this copy has no VM. Async-signal-safe.
+ */
+bool vmm_other_copy_entered(void);
+
 #endif

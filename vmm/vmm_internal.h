@@ -70,4 +70,7 @@ long vmm_clone_thread(unsigned long flags, void *stack, void *ptid, void *ctid, 
                       struct vmm_vcpu *v);
 __attribute__((noreturn)) void vmm_thread_main(struct vmm_vcpu *v);
 
+/** vmm_run_on_stack() - run vmm_run(@v) on @host_stack_top (switch_x86_64.S); never returns. */
+__attribute__((noreturn)) void vmm_run_on_stack(struct vmm_vcpu *v, void *host_stack_top);
+
 #endif

@@ -21,13 +21,34 @@ Test(guest_enter, code_after_enter_reads_cr3_and_kvm_counts_guest_exits, .timeou
 	cr_expect_gt(guest_val(&g, "syscall_exits", 0), 100, "system calls were forwarded");
 }
 
-Test(guest_enter, refused_with_ebusy_when_threads_exist, .timeout = 60)
+Test(guest_enter, brings_blocked_spinning_and_sleeping_threads_into_guest_mode, .timeout = 60)
+{
+	guest_require_kvm();
+	struct guest_run g;
+	guest_run_helper(&g, "guest_enter_helper", "multi");
+	cr_assert(WIFEXITED(g.status) && WEXITSTATUS(g.status) == 0,
+	          "helper status %#x\nstdout:\n%s\nstderr:\n%s", g.status, g.out, g.err);
+	cr_expect_eq(guest_val(&g, "enter_with_threads", -1), 0, "%s%s", g.out, g.err);
+	cr_expect_eq(guest_val(&g, "main_cr3", 0), 1);
+	cr_expect_eq(guest_val(&g, "reader_ok", 0), 1, "the blocked read() got its 5 bytes");
+	cr_expect_eq(guest_val(&g, "reader_cr3", 0), 1, "the reader continued in guest mode");
+	cr_expect_eq(guest_val(&g, "spinner_cr3", 0), 1, "the spinner continued in guest mode");
+	cr_expect_eq(guest_val(&g, "sleeper_rc", -1), 0, "nanosleep not cut short by EINTR");
+	cr_expect_geq(guest_val(&g, "sleeper_ms", 0), 595, "nanosleep slept its whole time");
+	cr_expect_eq(guest_val(&g, "sleeper_cr3", 0), 1, "the sleeper continued in guest mode");
+	cr_expect_eq(guest_val(&g, "threads_in_guest", 0), 4, "one vCPU per thread");
+}
+
+Test(guest_enter, refused_with_ebusy_and_nothing_changed_when_a_thread_blocks_the_signal,
+     .timeout = 60)
 {
 	guest_require_kvm();
 	struct guest_run g;
 	guest_run_helper(&g, "guest_enter_helper", "ebusy");
 	cr_assert(WIFEXITED(g.status), "status %#x\n%s", g.status, g.err);
 	cr_expect_eq(guest_val(&g, "enter_with_threads", 0), -EBUSY, "%s%s", g.out, g.err);
+	cr_expect_eq(guest_val(&g, "host_mode_after", 0), 1);
+	cr_expect_eq(guest_val(&g, "joined", 0), 1);
 }
 
 Test(guest_signals, errno_survives_sigalrm_storm_and_siglongjmp_stays_in_guest, .timeout = 120)

@@ -132,9 +132,98 @@ static void scenario_threads(void)
 
 static void *wait_fn(void *arg)
 {
+	/* Blocks every signal with a raw rt_sigprocmask (glibc would keep 32, the one sjmp_enter
+	 * borrows): this thread cannot be brought into guest mode. */
+	uint64_t all = ~0UL;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
 	pthread_mutex_lock(&mu);
 	pthread_mutex_unlock(&mu);
 	return arg;
+}
+
+/* Three threads caught in three states by sjmp_enter(): blocked in read(), spinning, sleeping. */
+static int mt_pipe[2];
+static volatile int mt_entered;
+static volatile long mt_spins;
+static struct {
+	ssize_t n;
+	char buf[8];
+	uint64_t cr3;
+} mt_reader;
+static struct {
+	int rc, err;
+	long elapsed_ms;
+	uint64_t cr3;
+} mt_sleeper;
+static uint64_t mt_spinner_cr3;
+
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static void *mt_read_fn(void *arg)
+{
+	mt_reader.n = read(mt_pipe[0], mt_reader.buf, 5);
+	if (mt_entered)
+		mt_reader.cr3 = read_cr3();
+	return arg;
+}
+
+static void *mt_spin_fn(void *arg)
+{
+	while (!mt_entered)
+		mt_spins++;
+	mt_spinner_cr3 = read_cr3();
+	return arg;
+}
+
+static void *mt_sleep_fn(void *arg)
+{
+	struct timespec a, b, req = {0, 600 * 1000000L}, rem;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	mt_sleeper.rc = nanosleep(&req, &rem);
+	mt_sleeper.err = mt_sleeper.rc ? errno : 0;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	mt_sleeper.elapsed_ms = ms_between(&a, &b);
+	if (mt_entered)
+		mt_sleeper.cr3 = read_cr3();
+	return arg;
+}
+
+static int scenario_multi(void)
+{
+	pthread_t t[3];
+	if (pipe(mt_pipe))
+		return 2;
+	pthread_create(&t[0], NULL, mt_read_fn, NULL);
+	pthread_create(&t[1], NULL, mt_spin_fn, NULL);
+	pthread_create(&t[2], NULL, mt_sleep_fn, NULL);
+	usleep(100 * 1000); /* the reader blocks in read(), the sleeper in nanosleep() */
+	int r = sjmp_enter();
+	printf("enter_with_threads=%d\n", r);
+	if (r == 0) {
+		mt_entered = 1;
+		printf("main_cr3=%d\n", read_cr3() != 0);
+	} else {
+		mt_entered = 0;
+	}
+	usleep(50 * 1000);
+	if (write(mt_pipe[1], "hello", 5) != 5)
+		return 3;
+	if (r < 0)
+		mt_entered =
+		    1; /* lets the spinner stop; it then dies reading CR3: status says so */
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("reader_n=%zd\nreader_ok=%d\nreader_cr3=%d\n", mt_reader.n,
+	       mt_reader.n == 5 && !memcmp(mt_reader.buf, "hello", 5), mt_reader.cr3 != 0);
+	printf("spinner_spun=%d\nspinner_cr3=%d\n", mt_spins > 0, mt_spinner_cr3 != 0);
+	printf("sleeper_rc=%d\nsleeper_errno=%d\nsleeper_ms=%ld\nsleeper_cr3=%d\n", mt_sleeper.rc,
+	       mt_sleeper.err, mt_sleeper.elapsed_ms, mt_sleeper.cr3 != 0);
+	printf("threads_in_guest=%d\n", vmm_get() ? vmm_get()->nvcpus : 0);
+	fflush(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -144,12 +233,16 @@ int main(int argc, char **argv)
 		pthread_t t;
 		pthread_mutex_lock(&mu);
 		pthread_create(&t, NULL, wait_fn, NULL);
+		usleep(20 * 1000);
 		int r = sjmp_enter();
-		printf("enter_with_threads=%d\n", r);
+		printf("enter_with_threads=%d\nhost_mode_after=%d\n", r, vmm_self() == NULL);
 		pthread_mutex_unlock(&mu);
 		pthread_join(t, NULL);
+		printf("joined=1\n");
 		return 0;
 	}
+	if (!strcmp(what, "multi"))
+		return scenario_multi();
 	pid_t pid_before = getpid();
 	int r = sjmp_enter();
 	if (r < 0) {
