@@ -96,19 +96,19 @@ for b in kvm mmap; do
 	fi
 done
 variants+=(mmapfile)
-run_var() { # VARIANT ARGS...: run sjmp-sam with that variant's store
-	local v=$1
-	shift
+run_var() { # VARIANT CMD ARGS...: run sjmp-sam with that variant's store, named bench-VARIANT
+	local v=$1 cmd=$2
+	shift 2
 	case $v in
-	sjmp-kvm) SJMP_BACKEND=kvm "$sam" "$@" ;;
-	sjmp-mmap) SJMP_BACKEND=mmap "$sam" "$@" ;;
-	mmapfile) "$mmf" "$@" ;;
+	sjmp-kvm) SJMP_BACKEND=kvm "$sam" "$cmd" --vas "bench-$v" "$@" ;;
+	sjmp-mmap) SJMP_BACKEND=mmap "$sam" "$cmd" --vas "bench-$v" "$@" ;;
+	mmapfile) "$mmf" "$cmd" --vas "bench-$v" "$@" ;;
 	esac
 }
 
 # Load once per variant (the one-time cost the stages then avoid).
 for v in "${variants[@]}"; do
-	t=$(secs run_var "$v" load "$d.sam" --vas bench)
+	t=$(secs run_var "$v" load "$d.sam")
 	echo "load,$v,$set_name.sam,${t},${t},1,-" >>"$csv"
 	echo "bench/sam: load      $v: $t s" >&2
 done
@@ -147,7 +147,7 @@ for s in "${stages[@]}"; do
 		ours=(mpileup) ;;
 	esac
 	for v in "${variants[@]}"; do
-		measure $s "$v" VAS cmp run_var "$v" "${ours[0]}" --vas bench "${ours[@]:1}"
+		measure $s "$v" VAS cmp run_var "$v" "${ours[@]}"
 	done
 	rm -f "$tmp/ref.$s"
 done
