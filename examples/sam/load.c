@@ -247,7 +247,11 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 	}
 	sam_hdr_t *h = sam_hdr_read(fp);
 	if (!h) {
-		where(fp, path, 0, at, sizeof(at));
+		/* A SAM header fails at a line; anything else is not an alignment file at all. */
+		if (hts_get_format(fp)->format == sam)
+			where(fp, path, 0, at, sizeof(at));
+		else
+			snprintf(at, sizeof(at), "%s", path);
 		fprintf(stderr,
 			"sjmp-sam: %s: bad header: not a SAM, BAM or CRAM file htslib can read "
 			"(samtools view refuses it too)\n",
