@@ -6,7 +6,9 @@ the small real data set (scripts/make-sam-data.sh) must be byte-identical to sam
 same input, @PG header lines aside; where samtools needs sorted or indexed input it gets the
 files samtools made. Then every SAM file of Debian's htslib-test data: either the loader and
 `samtools view` both refuse it (the loader naming the file and line), or both accept it and
-every stage matches samtools again.
+every stage matches samtools again. Damaged copies of those files (cut short, a field
+replaced by garbage or missing, a stray NUL) never crash the loader, which refuses exactly what
+`samtools view` refuses.
 
 Writes a Criterion-format JSON report (tests/summary.py adds these up) and exits 0 when
 nothing failed.
@@ -193,6 +195,56 @@ def htslib_set(rep, var, root, tmp, cache, prepared):
         var.cmd("drop", "--vas", vas)
 
 
+def mutants(path):
+    """Damaged copies of a SAM file, made deterministically: cut in the middle of a record,
+    a field of a record replaced by garbage, a record with a field missing, a stray byte."""
+    data = pathlib.Path(path).read_bytes()
+    lines = data.split(b"\n")
+    body = [i for i, l in enumerate(lines) if l and not l.startswith(b"@")]
+    if not body:
+        return []
+    mid = body[len(body) // 2]
+    out = []
+    cut = sum(len(l) + 1 for l in lines[:mid]) + max(1, len(lines[mid]) // 2)
+    out.append(("truncated", data[:cut]))
+    for name, field, repl in (("bad-pos", 3, b"12x"), ("bad-flag", 1, b"-3"),
+                              ("bad-cigar", 5, b"10Q"), ("huge-mapq", 4, b"99999")):
+        f = lines[mid].split(b"\t")
+        if len(f) > field:
+            f[field] = repl
+            out.append((name, b"\n".join(lines[:mid] + [b"\t".join(f)] + lines[mid + 1:])))
+    f = lines[mid].split(b"\t")
+    out.append(("missing-field", b"\n".join(lines[:mid] + [b"\t".join(f[:5] + f[6:])] + lines[mid + 1:])))
+    out.append(("nul-byte", data[:cut] + b"\0" + data[cut:]))
+    return out
+
+
+def damaged_set(rep, var, root, tmp):
+    """The loader never crashes on damaged input, and refuses exactly what samtools view does;
+    what it loads, flagstat reads as samtools does."""
+    for path in sorted(pathlib.Path(root).rglob("*.sam")):
+        rel = path.relative_to(root)
+        for kind, data in mutants(path):
+            f = os.path.join(tmp, f"damaged-{kind}.sam")
+            pathlib.Path(f).write_bytes(data)
+            name = f"{var.name}/damaged/{rel}:{kind}"
+            rc_s = run(["samtools", "view", f])[0]
+            vas = var.fresh_name()
+            rc, _, err = var.cmd("load", f, "--vas", vas)
+            if rc < 0 or rc > 2:
+                rep.add(name, "FAILED", f"loader died (status {rc}): {err.strip()[:200]}")
+            elif (rc == 0) != (rc_s == 0):
+                rep.add(name, "FAILED", f"samtools view exits {rc_s}, the loader {rc}: {err.strip()[:200]}")
+            elif rc != 0 and f not in err:
+                rep.add(name, "FAILED", f"message does not name the file: {err.strip()[:200]}")
+            elif rc == 0 and no_pg(var.cmd("flagstat", "--vas", vas)[1]) != run(["samtools", "flagstat", f])[1]:
+                rep.add(name, "FAILED", "flagstat differs from samtools'")
+            else:
+                rep.add(name, "PASSED")
+            if rc == 0:
+                var.cmd("drop", "--vas", vas)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--report", required=True)
@@ -223,6 +275,7 @@ def main():
             small_set(rep, var, data, cache)
             if os.path.isdir(a.htslib_test):
                 htslib_set(rep, var, a.htslib_test, tmp, cache, prepared)
+                damaged_set(rep, var, a.htslib_test, tmp)
             else:
                 rep.add(f"{var.name}/htslib-test", "SKIPPED",
                         f"{a.htslib_test} missing: install htslib-test")
