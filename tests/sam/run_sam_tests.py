@@ -84,6 +84,7 @@ def stage_checks(sorted_bam, samfile, region, tmp):
     """(stage name, our args after the VAS name, samtools command) for every stage."""
     st = os.path.join(tmp, "sorttmp")
     checks = [("flagstat", ["flagstat"], ["samtools", "flagstat", samfile]),
+              ("view-all", ["view"], ["samtools", "view", samfile]),
               ("sort", ["sort"], ["samtools", "sort", "-O", "sam", "-T", st, samfile]),
               ("sort-n", ["sort", "-n"], ["samtools", "sort", "-n", "-O", "sam", "-T", st,
                                           samfile])]
