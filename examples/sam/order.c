@@ -267,9 +267,20 @@ static int has_zero(uint64_t v)
 }
 
 #define NAME_SMALL 12
+#define NAME_RADIX_MIN 4096 /* below this, a comparison sort of the cached windows */
 
-/* Sort @k (@n items) whose keys are known equal before byte @depth. */
-static void name_sort_range(struct name_key *k, size_t n, size_t depth)
+/* The part of name_sort_range that sorts on the cached windows and recurses into the groups
+ * of equal windows. */
+static void name_sort_cached(struct name_key *k, size_t n, size_t depth, struct name_key *tmp);
+
+/* @k (@n items) all have the same window at @depth: finish them. */
+static void name_sort_group(struct name_key *k, size_t n, size_t depth, struct name_key *tmp);
+
+/* Sort @k (@n items) whose keys are known equal before byte @depth; @tmp: room for @n items.
+ * Large ranges are split by the window's first two bytes (a most-significant-digit radix
+ * pass: it keeps the later comparison sorts within the cache), after skipping whatever the
+ * whole range shares. */
+static void name_sort_range(struct name_key *k, size_t n, size_t depth, struct name_key *tmp)
 {
 	if (n <= NAME_SMALL) {
 		for (size_t i = 1; i < n; i++) {
@@ -285,31 +296,77 @@ static void name_sort_range(struct name_key *k, size_t n, size_t depth)
 		k[i].hi = load_be(k[i].key + depth);
 		k[i].lo = load_be(k[i].key + depth + 8);
 	}
+	if (n < NAME_RADIX_MIN) {
+		name_sort_cached(k, n, depth, tmp);
+		return;
+	}
+	size_t i;
+	for (i = 1; i < n && !cmp_cached(&k[0], &k[i]); i++)
+		;
+	if (i == n) { /* one window for all */
+		name_sort_group(k, n, depth, tmp);
+		return;
+	}
+	size_t *count = calloc(1 << 16, sizeof(*count));
+	if (!count) { /* no room for the counts: the comparison sort needs none */
+		name_sort_cached(k, n, depth, tmp);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		count[k[i].hi >> 48]++;
+	size_t sum = 0;
+	for (size_t d = 0; d < (1 << 16); d++) {
+		size_t c = count[d];
+		count[d] = sum;
+		sum += c;
+	}
+	for (i = 0; i < n; i++)
+		tmp[count[k[i].hi >> 48]++] = k[i];
+	memcpy(k, tmp, n * sizeof(*k));
+	/* count[d] is now the end of bucket d. */
+	for (size_t d = 0, s = 0; d < (1 << 16); s = count[d], d++) {
+		size_t e = count[d];
+		if (e - s < 2)
+			continue;
+		if ((d >> 8) == 0) /* the keys' NUL comes first: they end here, all equal */
+			qsort(k + s, e - s, sizeof(*k), cmp_tie);
+		else
+			name_sort_range(k + s, e - s, depth + 2, tmp + s);
+	}
+	free(count);
+}
+
+static void name_sort_cached(struct name_key *k, size_t n, size_t depth, struct name_key *tmp)
+{
 	qsort(k, n, sizeof(*k), cmp_cached);
 	for (size_t s = 0, e; s < n; s = e) {
 		for (e = s + 1; e < n && !cmp_cached(&k[s], &k[e]); e++)
 			;
-		if (e - s == 1)
-			continue;
-		/* Keys whose NUL lies in the window's first 15 bytes end there, the pair byte
-		 * after it included, so the group's keys are all equal: only the input order is
-		 * left. (A NUL in the last byte leaves the pair byte to the next window.) */
-		if (has_zero(k[s].hi) || has_zero(k[s].lo | 0xff)) {
-			qsort(k + s, e - s, sizeof(*k), cmp_tie);
-			continue;
-		}
-		/* Skip what the whole group shares after the window. */
-		const uint8_t *x = k[s].key + depth + 16;
-		size_t lcp = SIZE_MAX;
-		for (size_t j = s + 1; j < e && lcp; j++) {
-			const uint8_t *y = k[j].key + depth + 16;
-			size_t m = 0;
-			while (m < lcp && x[m] && x[m] == y[m])
-				m++;
-			lcp = m;
-		}
-		name_sort_range(k + s, e - s, depth + 16 + lcp);
+		if (e - s > 1)
+			name_sort_group(k + s, e - s, depth, tmp + s);
 	}
+}
+
+static void name_sort_group(struct name_key *k, size_t n, size_t depth, struct name_key *tmp)
+{
+	/* Keys whose NUL lies in the window's first 15 bytes end there, the pair byte after it
+	 * included, so they are all equal: only the input order is left. (A NUL in the last
+	 * byte leaves the pair byte to the next window.) */
+	if (has_zero(k[0].hi) || has_zero(k[0].lo | 0xff)) {
+		qsort(k, n, sizeof(*k), cmp_tie);
+		return;
+	}
+	/* Skip what the whole group shares after the window. */
+	const uint8_t *x = k[0].key + depth + 16;
+	size_t lcp = SIZE_MAX;
+	for (size_t j = 1; j < n && lcp; j++) {
+		const uint8_t *y = k[j].key + depth + 16;
+		size_t m = 0;
+		while (m < lcp && x[m] && x[m] == y[m])
+			m++;
+		lcp = m;
+	}
+	name_sort_range(k, n, depth + 16 + lcp, tmp);
 }
 
 int order_by_name(struct sam_rec **recs, size_t n)
@@ -324,10 +381,12 @@ int order_by_name(struct sam_rec **recs, size_t n)
 	struct name_key *k = malloc(n * sizeof(*k));
 	uint8_t *buf = malloc(bytes), *o = buf;
 	struct sam_rec **tmp = malloc(n * sizeof(*tmp));
-	if (!k || !buf || !tmp) {
+	struct name_key *scratch = malloc(n * sizeof(*scratch));
+	if (!k || !buf || !tmp || !scratch) {
 		free(k);
 		free(buf);
 		free(tmp);
+		free(scratch);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -339,7 +398,8 @@ int order_by_name(struct sam_rec **recs, size_t n)
 		memset(o + len, 0, 16);
 		o += len + 16;
 	}
-	name_sort_range(k, n, 0);
+	name_sort_range(k, n, 0, scratch);
+	free(scratch);
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = recs[k[i].pos];
 	memcpy(recs, tmp, n * sizeof(*tmp));
