@@ -15,9 +15,9 @@ struct sam_store;
 struct arena {
 	struct sam_store *store; /**< NULL: blocks come from malloc (arena_free_private) */
 	void *blocks;            /**< private blocks, chained through their first word */
-	uint8_t *cur; /**< next free byte of the current block */
-	uint8_t *end; /**< end of the current block */
-	size_t block; /**< size of the blocks to ask the store for */
+	uint8_t *cur;            /**< next free byte of the current block */
+	uint8_t *end;            /**< end of the current block */
+	size_t block;            /**< size of the blocks to ask the store for */
 };
 
 /**

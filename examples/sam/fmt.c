@@ -76,7 +76,8 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 				return NULL;
 			*p++ = 'i';
 			*p++ = ':';
-			p = type == 's' ? put_i64(p, (int16_t)le_to_u16(s)) : put_u64(p, le_to_u16(s));
+			p = type == 's' ? put_i64(p, (int16_t)le_to_u16(s))
+			                : put_u64(p, le_to_u16(s));
 			s += 2;
 			break;
 		case 'i':
@@ -85,7 +86,8 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 				return NULL;
 			*p++ = 'i';
 			*p++ = ':';
-			p = type == 'i' ? put_i64(p, (int32_t)le_to_u32(s)) : put_u64(p, le_to_u32(s));
+			p = type == 'i' ? put_i64(p, (int32_t)le_to_u32(s))
+			                : put_u64(p, le_to_u32(s));
 			s += 4;
 			break;
 		case 'Z':
@@ -109,14 +111,14 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 
 static int fallback(const sam_hdr_t *h, const struct sam_rec *r, kstring_t *out)
 {
-	kstring_t line = { 0, 0, NULL };
+	kstring_t line = {0, 0, NULL};
 	bam1_t b;
 	memset(&b, 0, sizeof(b));
 	rec_view(r, &b);
-	int ret = sam_format1(h, &b, &line) < 0 || kputsn(line.s, line.l, out) < 0 ||
-			  kputc('\n', out) < 0 ?
-		  -1 :
-		  0;
+	int ret =
+	    sam_format1(h, &b, &line) < 0 || kputsn(line.s, line.l, out) < 0 || kputc('\n', out) < 0
+	        ? -1
+	        : 0;
 	free(line.s);
 	return ret;
 }
@@ -133,7 +135,7 @@ int fmt_rec(const sam_hdr_t *h, const struct sam_rec *r, kstring_t *out)
 	 * base, and per tag byte at most 4 characters (a 1-byte integer: "-128"), plus 5 per
 	 * tag header. */
 	size_t need = r->l_qname + lr + lm + 128 + 11 * (size_t)r->n_cigar + 2 * (size_t)r->l_qseq +
-		      4 * (size_t)r->l_aux + 8 * ((size_t)r->l_aux / 4 + 1);
+	              4 * (size_t)r->l_aux + 8 * ((size_t)r->l_aux / 4 + 1);
 	if (ks_resize(out, out->l + need) < 0)
 		return -1;
 	char *start = out->s + out->l, *p = start;

@@ -115,7 +115,8 @@ static int place_records(struct arena *a, struct sam_root *root, struct sam_rec 
 		memcpy(d, from->qname, from->l_data);
 		*to = *from;
 		to->qname = (char *)d;
-		to->cigar = (uint32_t *)(d + ((const uint8_t *)from->cigar - (uint8_t *)from->qname));
+		to->cigar =
+		    (uint32_t *)(d + ((const uint8_t *)from->cigar - (uint8_t *)from->qname));
 		to->seq = d + (from->seq - (uint8_t *)from->qname);
 		to->qual = d + (from->qual - (uint8_t *)from->qname);
 		to->aux = d + (from->aux - (uint8_t *)from->qname);
@@ -166,8 +167,7 @@ static int build_refs(struct arena *a, struct sam_root *root)
 	return 0;
 }
 
-static int load_header(struct arena *a, const sam_hdr_t *h, const char *path,
-		       struct sam_root *root)
+static int load_header(struct arena *a, const sam_hdr_t *h, const char *path, struct sam_root *root)
 {
 	const char *text = sam_hdr_str((sam_hdr_t *)h);
 	root->header_len = text ? sam_hdr_length((sam_hdr_t *)h) : 0;
@@ -253,9 +253,9 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 		else
 			snprintf(at, sizeof(at), "%s", path);
 		fprintf(stderr,
-			"sjmp-sam: %s: bad header: not a SAM, BAM or CRAM file htslib can read "
-			"(samtools view refuses it too)\n",
-			at);
+		        "sjmp-sam: %s: bad header: not a SAM, BAM or CRAM file htslib can read "
+		        "(samtools view refuses it too)\n",
+		        at);
 		err = -EINVAL;
 		goto out_close;
 	}
@@ -263,10 +263,11 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 	 * parse (it adds its @PG line), so refuse it too, and say where. */
 	if (sam_hdr_count_lines(h, "SQ") < 0) {
 		const char *text = sam_hdr_str(h);
-		fprintf(stderr,
-			"sjmp-sam: %s:%ld: bad header line (htslib's message above says why; samtools "
-			"view refuses it too): fix or remove it\n",
-			path, text ? bad_header_line(text, strlen(text)) : 1L);
+		fprintf(
+		    stderr,
+		    "sjmp-sam: %s:%ld: bad header line (htslib's message above says why; samtools "
+		    "view refuses it too): fix or remove it\n",
+		    path, text ? bad_header_line(text, strlen(text)) : 1L);
 		err = -EINVAL;
 		goto out_list;
 	}
@@ -301,9 +302,9 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 	if (ret < -1) {
 		where(fp, path, n, at, sizeof(at));
 		fprintf(stderr,
-			"sjmp-sam: %s: cannot parse this record (htslib's message above says why; "
-			"samtools view refuses it too): fix or remove it\n",
-			at);
+		        "sjmp-sam: %s: cannot parse this record (htslib's message above says why; "
+		        "samtools view refuses it too): fix or remove it\n",
+		        at);
 		err = -EINVAL;
 		goto out_list;
 	}

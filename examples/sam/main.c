@@ -20,19 +20,20 @@
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s COMMAND --vas NAME [ARGS]\n"
-		"  load FILE.{sam,bam,cram} --vas NAME   parse FILE into a new store NAME\n"
-		"  flagstat --vas NAME                   as samtools flagstat\n"
-		"  idxstats --vas NAME                   as samtools idxstats\n"
-		"  sort [-n] --vas NAME                  as samtools sort [-n] -O sam; keeps the order\n"
-		"  view --vas NAME [REGION]              as samtools view (sorted, indexed input)\n"
-		"  depth --vas NAME                      as samtools depth\n"
-		"  mpileup --vas NAME                    as samtools mpileup (no reference)\n"
-		"  info --vas NAME                       what the store holds\n"
-		"  drop --vas NAME                       delete the store\n"
-		"Options: --time prints the command's own wall time (after start-up) to stderr.\n"
-		"Store: %s\n",
-		prog, store_kind());
+	        "usage: %s COMMAND --vas NAME [ARGS]\n"
+	        "  load FILE.{sam,bam,cram} --vas NAME   parse FILE into a new store NAME\n"
+	        "  flagstat --vas NAME                   as samtools flagstat\n"
+	        "  idxstats --vas NAME                   as samtools idxstats\n"
+	        "  sort [-n] --vas NAME                  as samtools sort [-n] -O sam; keeps the "
+	        "order\n"
+	        "  view --vas NAME [REGION]              as samtools view (sorted, indexed input)\n"
+	        "  depth --vas NAME                      as samtools depth\n"
+	        "  mpileup --vas NAME                    as samtools mpileup (no reference)\n"
+	        "  info --vas NAME                       what the store holds\n"
+	        "  drop --vas NAME                       delete the store\n"
+	        "Options: --time prints the command's own wall time (after start-up) to stderr.\n"
+	        "Store: %s\n",
+	        prog, store_kind());
 }
 
 static double now(void)
@@ -54,7 +55,7 @@ static int cmd_load(const char *name, const char *path)
 		err = store_set_root(s, root);
 	if (!err) {
 		fprintf(stderr, "sjmp-sam: loaded %s: %llu records, %u references into %s (%s)\n",
-			path, (unsigned long long)root->n_recs, root->n_refs, name, store_kind());
+		        path, (unsigned long long)root->n_recs, root->n_refs, name, store_kind());
 	}
 	store_close(s);
 	if (err) {
@@ -117,8 +118,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "drop")) {
 		ret = store_drop(name) ? 1 : 0;
 	} else {
-		static const char *const stages[] = { "flagstat", "idxstats", "sort", "view",
-						      "depth",    "mpileup",  "info" };
+		static const char *const stages[] = {"flagstat", "idxstats", "sort", "view",
+		                                     "depth",    "mpileup",  "info"};
 		size_t k;
 		for (k = 0; k < sizeof(stages) / sizeof(*stages); k++)
 			if (!strcmp(cmd, stages[k]))

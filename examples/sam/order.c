@@ -35,7 +35,7 @@ static int coord_cmp(const void *pa, const void *pb)
  * (stable by construction) orders (key, record) pairs in 6 passes of 11 bits.
  * Return: 0 when done, 1 when a key does not fit (the caller sorts another way), -ENOMEM.
  */
-#define RADIX_BITS 11
+#define RADIX_BITS   11
 #define RADIX_PASSES 6 /* 66 bits >= 63 used */
 struct radix_item {
 	uint64_t key;
@@ -100,8 +100,8 @@ int order_by_coord(struct sam_rec **recs, size_t n)
 		const struct sam_rec *a = recs[i - 1], *b = recs[i];
 		uint64_t ta = (uint32_t)a->tid, tb = (uint32_t)b->tid;
 		uint64_t pa = (uint64_t)(a->pos + 1), pb = (uint64_t)(b->pos + 1);
-		if (ta > tb || (ta == tb && (pa > pb || (pa == pb && (a->flag & 0x10) >
-									 (b->flag & 0x10)))))
+		if (ta > tb ||
+		    (ta == tb && (pa > pb || (pa == pb && (a->flag & 0x10) > (b->flag & 0x10)))))
 			break;
 	}
 	if (i >= n)
@@ -266,7 +266,7 @@ static int has_zero(uint64_t v)
 	return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0;
 }
 
-#define NAME_SMALL 12
+#define NAME_SMALL     12
 #define NAME_RADIX_MIN 4096 /* below this, a comparison sort of the cached windows */
 
 /* The part of name_sort_range that sorts on the cached windows and recurses into the groups

@@ -36,8 +36,8 @@ int rec_copy(const struct sam_rec *r, bam1_t *b)
 	if (b->m_data < r->l_data) {
 		/* Room to spare, as htslib does, so that most records fit without a realloc. */
 		size_t m = (size_t)r->l_data + r->l_data / 2 + 64;
-		uint8_t *d = (bam_get_mempolicy(b) & BAM_USER_OWNS_DATA) ? malloc(m) :
-									   realloc(b->data, m);
+		uint8_t *d =
+		    (bam_get_mempolicy(b) & BAM_USER_OWNS_DATA) ? malloc(m) : realloc(b->data, m);
 		if (!d)
 			return -1;
 		b->data = d;
@@ -54,14 +54,14 @@ sam_hdr_t *root_header(const struct sam_root *root)
 	sam_hdr_t *h = sam_hdr_parse(root->header_len, root->header_text);
 	if (!h) {
 		fprintf(stderr, "sjmp-sam: the stored header of %s does not parse: load it again\n",
-			root->source);
+		        root->source);
 		return NULL;
 	}
 	if ((uint32_t)sam_hdr_nref(h) != root->n_refs) {
 		fprintf(stderr,
-			"sjmp-sam: the stored header of %s lists %d references, the records %u: "
-			"load it again\n",
-			root->source, sam_hdr_nref(h), root->n_refs);
+		        "sjmp-sam: the stored header of %s lists %d references, the records %u: "
+		        "load it again\n",
+		        root->source, sam_hdr_nref(h), root->n_refs);
 		sam_hdr_destroy(h);
 		return NULL;
 	}
@@ -72,9 +72,9 @@ int root_check(const struct sam_root *root, const char *what)
 {
 	if (!root || root->magic != SAM_ROOT_MAGIC || root->version != SAM_ROOT_VERSION) {
 		fprintf(stderr,
-			"sjmp-sam: %s does not hold a SAM workflow of format %d: drop it and load "
-			"the file again\n",
-			what, SAM_ROOT_VERSION);
+		        "sjmp-sam: %s does not hold a SAM workflow of format %d: drop it and load "
+		        "the file again\n",
+		        what, SAM_ROOT_VERSION);
 		return -EBADMSG;
 	}
 	return 0;

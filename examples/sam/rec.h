@@ -45,7 +45,7 @@ int rec_write(htsFile *out, sam_hdr_t *h, const struct sam_rec *r);
 /* How far ahead rec_prefetch() reaches: a record's struct first, its data once the struct
  * (which holds the data's address) has had time to arrive. */
 #define REC_AHEAD_STRUCT 16
-#define REC_AHEAD_DATA 8
+#define REC_AHEAD_DATA   8
 
 /**
  * rec_prefetch() - start loading the records that a walk over @v (@n pointers) will reach

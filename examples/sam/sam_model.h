@@ -23,31 +23,31 @@
 #include <stdint.h>
 #include <htslib/hts.h>
 
-#define SAM_ROOT_MAGIC 0x31544f4f524d4153ULL /* "SAMROOT1" little-endian */
+#define SAM_ROOT_MAGIC   0x31544f4f524d4153ULL /* "SAMROOT1" little-endian */
 #define SAM_ROOT_VERSION 3
 
 /** One alignment record. Positions are 0-based, as in htslib. */
 struct sam_rec {
-	hts_pos_t pos;    /**< leftmost mapped base, -1 when none */
-	hts_pos_t endpos; /**< htslib's bam_endpos(): one past the last reference base covered */
-	hts_pos_t mpos;   /**< mate's position */
-	hts_pos_t isize;  /**< observed template length (TLEN) */
-	int32_t tid;      /**< reference index, -1 for none */
-	int32_t mtid;     /**< mate's reference index */
-	uint16_t flag;    /**< SAM FLAG bits (BAM_F*) */
-	uint16_t bin;     /**< BAI bin, as htslib computed it */
-	uint8_t mapq;     /**< mapping quality */
+	hts_pos_t pos;      /**< leftmost mapped base, -1 when none */
+	hts_pos_t endpos;   /**< htslib's bam_endpos(): one past the last reference base covered */
+	hts_pos_t mpos;     /**< mate's position */
+	hts_pos_t isize;    /**< observed template length (TLEN) */
+	int32_t tid;        /**< reference index, -1 for none */
+	int32_t mtid;       /**< mate's reference index */
+	uint16_t flag;      /**< SAM FLAG bits (BAM_F*) */
+	uint16_t bin;       /**< BAI bin, as htslib computed it */
+	uint8_t mapq;       /**< mapping quality */
 	uint8_t l_extranul; /**< NULs after the name that align the CIGAR to 4 bytes */
-	uint16_t l_qname; /**< name length including its NUL and the extra NULs */
-	uint32_t n_cigar; /**< CIGAR operations */
-	uint32_t l_qseq;  /**< read length in bases (0 when SEQ is '*') */
-	uint32_t l_data;  /**< bytes from qname to the end of aux */
-	char *qname;      /**< NUL-terminated name; also the start of the record's data block */
-	uint32_t *cigar;  /**< n_cigar operations, BAM encoding (len << 4 | op) */
-	uint8_t *seq;     /**< (l_qseq + 1) / 2 bytes, two 4-bit bases per byte */
-	uint8_t *qual;    /**< l_qseq Phred qualities (0xff when QUAL is '*') */
-	uint8_t *aux;     /**< binary-encoded optional fields, l_aux bytes */
-	uint64_t id;      /**< index in the input (file order) */
+	uint16_t l_qname;   /**< name length including its NUL and the extra NULs */
+	uint32_t n_cigar;   /**< CIGAR operations */
+	uint32_t l_qseq;    /**< read length in bases (0 when SEQ is '*') */
+	uint32_t l_data;    /**< bytes from qname to the end of aux */
+	char *qname;        /**< NUL-terminated name; also the start of the record's data block */
+	uint32_t *cigar;    /**< n_cigar operations, BAM encoding (len << 4 | op) */
+	uint8_t *seq;       /**< (l_qseq + 1) / 2 bytes, two 4-bit bases per byte */
+	uint8_t *qual;      /**< l_qseq Phred qualities (0xff when QUAL is '*') */
+	uint8_t *aux;       /**< binary-encoded optional fields, l_aux bytes */
+	uint64_t id;        /**< index in the input (file order) */
 	uint32_t l_aux;
 	/** 1 when the CIGAR's reference-consuming operations are all M, = or X and cover at
 	 *  least one base: the read then has a base at every position of [pos, endpos), and

@@ -22,11 +22,11 @@
 #define DEPTH_SKIP (BAM_FUNMAP | BAM_FSECONDARY | BAM_FQCFAIL | BAM_FDUP)
 
 struct window {
-	hts_pos_t base;  /* position of slot 0 */
-	size_t cap;      /* slots */
-	int32_t *bases;  /* difference array of the base count */
-	int32_t *spans;  /* difference array of the records spanning */
-	int64_t depth;   /* running values at position base */
+	hts_pos_t base; /* position of slot 0 */
+	size_t cap;     /* slots */
+	int32_t *bases; /* difference array of the base count */
+	int32_t *spans; /* difference array of the records spanning */
+	int64_t depth;  /* running values at position base */
 	int64_t covered;
 };
 
@@ -39,8 +39,8 @@ static void flush(struct window *w, hts_pos_t to, const char *name, FILE *out)
 		w->depth += w->bases[i];
 		w->covered += w->spans[i];
 		if (w->covered > 0)
-			fprintf(out, "%s\t%" PRId64 "\t%" PRId64 "\n", name, (int64_t)(w->base + i + 1),
-				w->depth);
+			fprintf(out, "%s\t%" PRId64 "\t%" PRId64 "\n", name,
+			        (int64_t)(w->base + i + 1), w->depth);
 	}
 	memmove(w->bases, w->bases + m, (w->cap - m) * sizeof(*w->bases));
 	memmove(w->spans, w->spans + m, (w->cap - m) * sizeof(*w->spans));
@@ -76,7 +76,8 @@ static int depth_ref(struct window *w, const struct sam_ref *ref, FILE *out)
 		/* Prefetch structs ahead, and the CIGAR only of reads that will need it. */
 		if (i + REC_AHEAD_STRUCT < ref->n_recs)
 			__builtin_prefetch(ref->by_pos[i + REC_AHEAD_STRUCT]);
-		if (i + REC_AHEAD_DATA < ref->n_recs && !ref->by_pos[i + REC_AHEAD_DATA]->contiguous)
+		if (i + REC_AHEAD_DATA < ref->n_recs &&
+		    !ref->by_pos[i + REC_AHEAD_DATA]->contiguous)
 			__builtin_prefetch(ref->by_pos[i + REC_AHEAD_DATA]->cigar);
 		if ((r->flag & DEPTH_SKIP) || r->pos < 0)
 			continue;
@@ -125,7 +126,7 @@ static int depth_ref(struct window *w, const struct sam_ref *ref, FILE *out)
 
 int stage_depth(const struct sam_root *root, FILE *out)
 {
-	struct window w = { .cap = 1 << 16 };
+	struct window w = {.cap = 1 << 16};
 	w.bases = calloc(w.cap, sizeof(*w.bases));
 	w.spans = calloc(w.cap, sizeof(*w.spans));
 	int ret = 1;

@@ -69,18 +69,18 @@ static const char *pct(char *buf, uint64_t n, uint64_t total)
 
 int stage_flagstat(const struct sam_root *root, FILE *out)
 {
-	struct flag_counts c[2] = { 0 }; /* [0] QC-passed, [1] QC-failed */
+	struct flag_counts c[2] = {0}; /* [0] QC-passed, [1] QC-failed */
 	char a[16], b[16];
 	/* The order does not matter: walk the records as they lie in memory. */
 	for (uint64_t i = 0; i < root->n_recs; i++) {
 		const struct sam_rec *r = &root->rec_array[i];
 		count(&c[(r->flag & BAM_FQCFAIL) ? 1 : 0], r);
 	}
-#define LINE(field, text) \
+#define LINE(field, text)                                                                          \
 	fprintf(out, "%" PRIu64 " + %" PRIu64 " " text "\n", c[0].field, c[1].field)
-#define LINE_PCT(field, of, text)                                                          \
-	fprintf(out, "%" PRIu64 " + %" PRIu64 " " text " (%s : %s)\n", c[0].field, c[1].field, \
-		pct(a, c[0].field, c[0].of), pct(b, c[1].field, c[1].of))
+#define LINE_PCT(field, of, text)                                                                  \
+	fprintf(out, "%" PRIu64 " + %" PRIu64 " " text " (%s : %s)\n", c[0].field, c[1].field,     \
+	        pct(a, c[0].field, c[0].of), pct(b, c[1].field, c[1].of))
 	LINE(total, "in total (QC-passed reads + QC-failed reads)");
 	LINE(primary, "primary");
 	LINE(secondary, "secondary");

@@ -12,8 +12,8 @@ int stage_idxstats(const struct sam_root *root, FILE *out)
 {
 	for (uint32_t t = 0; t < root->n_refs; t++) {
 		const struct sam_ref *r = &root->refs[t];
-		fprintf(out, "%s\t%" PRId64 "\t%" PRIu64 "\t%" PRIu64 "\n", r->name, (int64_t)r->len,
-			r->n_mapped, r->n_unmapped);
+		fprintf(out, "%s\t%" PRId64 "\t%" PRIu64 "\t%" PRIu64 "\n", r->name,
+		        (int64_t)r->len, r->n_mapped, r->n_unmapped);
 	}
 	fprintf(out, "*\t0\t0\t%" PRIu64 "\n", root->n_unplaced);
 	return ferror(out) ? 1 : 0;

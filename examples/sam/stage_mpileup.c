@@ -21,8 +21,8 @@
 #include "rec.h"
 #include "stages.h"
 
-#define MPILEUP_SKIP (BAM_FUNMAP | BAM_FSECONDARY | BAM_FQCFAIL | BAM_FDUP)
-#define MPILEUP_MIN_BQ 13
+#define MPILEUP_SKIP      (BAM_FUNMAP | BAM_FSECONDARY | BAM_FQCFAIL | BAM_FDUP)
+#define MPILEUP_MIN_BQ    13
 #define MPILEUP_MAX_DEPTH 8000
 
 struct feed {
@@ -83,8 +83,7 @@ static void tables_init(struct tables *t)
 /* One pileup entry as samtools prints it: read start (^ and the mapping quality), the base
  * (or * for a deletion, > < for a reference skip), an insertion or deletion that follows it
  * (+N/-N and its bases), read end ($). */
-static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *ins,
-		     kstring_t *o)
+static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *ins, kstring_t *o)
 {
 	const bam1_t *b = p->b;
 	int rev = bam_is_rev(b);
@@ -93,8 +92,8 @@ static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *
 		kputc_(b->core.qual > 93 ? 126 : b->core.qual + 33, o);
 	}
 	if (!p->is_del)
-		kputc_(p->qpos < b->core.l_qseq ? t->base[rev][bam_seqi(bam_get_seq(b), p->qpos)] :
-						  (rev ? 'n' : 'N'),
+		kputc_(p->qpos < b->core.l_qseq ? t->base[rev][bam_seqi(bam_get_seq(b), p->qpos)]
+		                                : (rev ? 'n' : 'N'),
 		       o);
 	else
 		kputc_(p->is_refskip ? (rev ? '<' : '>') : '*', o);
@@ -107,8 +106,8 @@ static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *
 		kputc_('+', o);
 		kputw(len, o);
 		for (size_t k = 0; k < ins->l; k++)
-			kputc_(rev ? tolower((unsigned char)ins->s[k]) :
-				     toupper((unsigned char)ins->s[k]),
+			kputc_(rev ? tolower((unsigned char)ins->s[k])
+			           : toupper((unsigned char)ins->s[k]),
 			       o);
 	}
 	if (del_len > 0) {
@@ -123,8 +122,8 @@ static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *
 }
 
 static int put_position(const struct sam_root *root, int tid, hts_pos_t pos, int n,
-			const bam_pileup1_t *plp, const struct tables *t, kstring_t *ins,
-			kstring_t *o)
+                        const bam_pileup1_t *plp, const struct tables *t, kstring_t *ins,
+                        kstring_t *o)
 {
 	int cnt = 0;
 	for (int j = 0; j < n; j++)
@@ -159,9 +158,9 @@ static int put_position(const struct sam_root *root, int tid, hts_pos_t pos, int
 
 int stage_mpileup(const struct sam_root *root, FILE *out)
 {
-	struct feed f = { .root = root };
-	void *data[1] = { &f };
-	kstring_t ins = { 0, 0, NULL };
+	struct feed f = {.root = root};
+	void *data[1] = {&f};
+	kstring_t ins = {0, 0, NULL};
 	int ret = 1, tid, n;
 	hts_pos_t pos;
 	const bam_pileup1_t *plp[1];
@@ -178,7 +177,7 @@ int stage_mpileup(const struct sam_root *root, FILE *out)
 	bam_mplp_set_maxcnt(it, MPILEUP_MAX_DEPTH);
 	int r;
 	struct tables t;
-	kstring_t o = { 0, 0, NULL };
+	kstring_t o = {0, 0, NULL};
 	tables_init(&t);
 	while ((r = bam_mplp64_auto(it, &tid, &pos, &n, plp)) > 0) {
 		if (put_position(root, tid, pos, n, plp[0], &t, &ins, &o)) {

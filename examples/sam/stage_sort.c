@@ -44,8 +44,8 @@ int stage_sort(struct sam_root *root, struct sam_store *s, int by_name)
 	int ret = 1;
 	const char *so = by_name ? "queryname" : "coordinate";
 	int hd = sam_hdr_count_lines(h, "HD") > 0;
-	if ((hd ? sam_hdr_change_HD(h, "SO", so) :
-		  sam_hdr_add_line(h, "HD", "VN", SAM_FORMAT_VERSION, "SO", so, NULL)) < 0 ||
+	if ((hd ? sam_hdr_change_HD(h, "SO", so)
+	        : sam_hdr_add_line(h, "HD", "VN", SAM_FORMAT_VERSION, "SO", so, NULL)) < 0 ||
 	    sam_hdr_change_HD(h, "GO", NULL) < 0) {
 		fprintf(stderr, "sjmp-sam: sort: cannot update the @HD header line\n");
 		goto out_hdr;

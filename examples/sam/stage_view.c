@@ -53,8 +53,7 @@ out:
 	return ret;
 }
 
-static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
-			const char *region)
+static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root, const char *region)
 {
 	int tid;
 	hts_pos_t beg, end;
@@ -62,16 +61,17 @@ static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
 		return write_unplaced(out, h, root);
 	if (!sam_parse_region(h, region, &tid, &beg, &end, 0)) {
 		fprintf(stderr,
-			"sjmp-sam: view: region \"%s\" names no reference of %s: use NAME, "
-			"NAME:BEG-END or {NAME}:BEG-END\n",
-			region, root->source);
+		        "sjmp-sam: view: region \"%s\" names no reference of %s: use NAME, "
+		        "NAME:BEG-END or {NAME}:BEG-END\n",
+		        region, root->source);
 		return -1;
 	}
 	if (tid == HTS_IDX_NOCOOR)
 		return write_unplaced(out, h, root);
 	if (tid < 0) {
-		fprintf(stderr, "sjmp-sam: view: region \"%s\" is not supported: name one reference\n",
-			region);
+		fprintf(stderr,
+		        "sjmp-sam: view: region \"%s\" is not supported: name one reference\n",
+		        region);
 		return -1;
 	}
 	/* The overlapping records are a run of the index with a few ending too early mixed in:

@@ -73,10 +73,11 @@ static int mf_map(struct sam_store *s, size_t off, size_t len)
 		int err = p == MAP_FAILED ? errno : EEXIST;
 		if (p != MAP_FAILED)
 			munmap(p, len);
-		fprintf(stderr,
-			"sjmp-sam: mmap %s at %p (+%zu bytes): %s: the fixed address range is taken "
-			"in this process\n",
-			s->path, want, len, strerror(err));
+		fprintf(
+		    stderr,
+		    "sjmp-sam: mmap %s at %p (+%zu bytes): %s: the fixed address range is taken "
+		    "in this process\n",
+		    s->path, want, len, strerror(err));
 		return -err;
 	}
 	s->mapped = off + len;
@@ -87,8 +88,9 @@ static int mf_grow(struct sam_store *s, size_t size)
 {
 	int err = posix_fallocate(s->fd, (off_t)s->mapped, (off_t)(size - s->mapped));
 	if (err) {
-		fprintf(stderr, "sjmp-sam: growing %s to %zu bytes: %s: free space on its filesystem\n",
-			s->path, size, strerror(err));
+		fprintf(stderr,
+		        "sjmp-sam: growing %s to %zu bytes: %s: free space on its filesystem\n",
+		        s->path, size, strerror(err));
 		return -err;
 	}
 	err = mf_map(s, s->mapped, size - s->mapped);
@@ -113,7 +115,7 @@ int store_create(const char *name, size_t size_hint, struct sam_store **out)
 	if (s->fd < 0) {
 		err = -errno;
 		fprintf(stderr, "sjmp-sam: create %s: %s%s\n", s->path, strerror(errno),
-			errno == EEXIST ? ": drop it first (sjmp-sam-mmapfile drop NAME)" : "");
+		        errno == EEXIST ? ": drop it first (sjmp-sam-mmapfile drop NAME)" : "");
 		goto fail_free;
 	}
 	size_t size = round_up(size_hint + sizeof(struct mf_header), MF_GRAIN);
@@ -155,13 +157,14 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	if (s->fd < 0) {
 		err = -errno;
 		fprintf(stderr, "sjmp-sam: open %s: %s%s\n", s->path, strerror(errno),
-			errno == ENOENT ? ": run `sjmp-sam-mmapfile load FILE --vas NAME` first" : "");
+		        errno == ENOENT ? ": run `sjmp-sam-mmapfile load FILE --vas NAME` first"
+		                        : "");
 		goto fail_free;
 	}
 	if (fstat(s->fd, &st) < 0 || st.st_size < (off_t)sizeof(struct mf_header)) {
 		err = -EBADMSG;
 		fprintf(stderr, "sjmp-sam: %s: too short to be a store: drop it and load again\n",
-			s->path);
+		        s->path);
 		goto fail_close;
 	}
 	err = mf_map(s, 0, (size_t)st.st_size);
@@ -170,9 +173,10 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	s->hdr = (struct mf_header *)SAM_STORE_BASE;
 	if (s->hdr->magic != MF_MAGIC || s->hdr->size != (uint64_t)st.st_size || !s->hdr->root) {
 		err = -EBADMSG;
-		fprintf(stderr, "sjmp-sam: %s: not a finished store (the load failed?): drop it and "
-				"load again\n",
-			s->path);
+		fprintf(stderr,
+		        "sjmp-sam: %s: not a finished store (the load failed?): drop it and "
+		        "load again\n",
+		        s->path);
 		goto fail_unmap;
 	}
 	*root = s->hdr->root;

@@ -16,7 +16,7 @@
 
 #include "store.h"
 
-#define SEG_MAX 256
+#define SEG_MAX   256
 #define SEG_GRAIN (2UL << 20)
 
 struct sam_store {
@@ -44,7 +44,7 @@ static int seg_name(const char *name, unsigned k, char *buf)
 {
 	if (snprintf(buf, SJMP_NAME_MAX + 1, "%s.s%u", name, k) > SJMP_NAME_MAX) {
 		fprintf(stderr, "sjmp-sam: VAS name '%s' too long: at most %d bytes\n", name,
-			SJMP_NAME_MAX - 6);
+		        SJMP_NAME_MAX - 6);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -61,24 +61,25 @@ static int add_segment(struct sam_store *s, size_t size)
 	char sname[SJMP_NAME_MAX + 1];
 	int err;
 	if (s->nsegs == SEG_MAX) {
-		fprintf(stderr, "sjmp-sam: VAS %s: more than %d segments needed\n", s->name, SEG_MAX);
+		fprintf(stderr, "sjmp-sam: VAS %s: more than %d segments needed\n", s->name,
+		        SEG_MAX);
 		return -ENOSPC;
 	}
 	if ((err = seg_name(s->name, s->nsegs, sname)))
 		return err;
 	sjmp_sid_t sid = sjmp_seg_alloc(sname, s->end, size, SJMP_READ | SJMP_WRITE, 0600);
 	if (sid < 0) {
-		fprintf(stderr, "sjmp-sam: sjmp_seg_alloc %s (%zu bytes at %#lx): %s%s\n", sname, size,
-			(unsigned long)s->end, sjmp_strerror(sid),
-			sid == -EEXIST ? ": drop the old store first (sjmp-sam drop --vas NAME)" :
-			sid == -ENOSPC ? ": free memory in SJMP_DIR's filesystem" :
-					 "");
+		fprintf(stderr, "sjmp-sam: sjmp_seg_alloc %s (%zu bytes at %#lx): %s%s\n", sname,
+		        size, (unsigned long)s->end, sjmp_strerror(sid),
+		        sid == -EEXIST   ? ": drop the old store first (sjmp-sam drop --vas NAME)"
+		        : sid == -ENOSPC ? ": free memory in SJMP_DIR's filesystem"
+		                         : "");
 		return sid;
 	}
 	err = sjmp_seg_attach_global(s->vid, sid, SJMP_READ | SJMP_WRITE);
 	if (err) {
 		fprintf(stderr, "sjmp-sam: sjmp_seg_attach_global %s to %s: %s\n", sname, s->name,
-			sjmp_strerror(err));
+		        sjmp_strerror(err));
 		sjmp_seg_close(sid);
 		sjmp_seg_delete(sname);
 		return err;
@@ -92,13 +93,14 @@ static int enter(struct sam_store *s)
 {
 	s->vh = sjmp_vas_attach(s->vid);
 	if (s->vh < 0) {
-		fprintf(stderr, "sjmp-sam: sjmp_vas_attach %s: %s\n", s->name, sjmp_strerror(s->vh));
+		fprintf(stderr, "sjmp-sam: sjmp_vas_attach %s: %s\n", s->name,
+		        sjmp_strerror(s->vh));
 		return s->vh;
 	}
 	int err = sjmp_vas_switch(s->vh);
 	if (err) {
 		fprintf(stderr, "sjmp-sam: sjmp_vas_switch into %s: %s\n", s->name,
-			sjmp_strerror(err));
+		        sjmp_strerror(err));
 		sjmp_vas_detach(s->vh);
 		s->vh = -1;
 	}
@@ -119,7 +121,7 @@ int store_create(const char *name, size_t size_hint, struct sam_store **out)
 	if (s->vid < 0) {
 		err = s->vid;
 		fprintf(stderr, "sjmp-sam: sjmp_vas_create %s: %s%s\n", name, sjmp_strerror(err),
-			err == -EEXIST ? ": drop it first (sjmp-sam drop --vas NAME)" : "");
+		        err == -EEXIST ? ": drop it first (sjmp-sam drop --vas NAME)" : "");
 		free(s);
 		return err;
 	}
@@ -147,7 +149,8 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	if (s->vid < 0) {
 		err = s->vid;
 		fprintf(stderr, "sjmp-sam: sjmp_vas_find %s: %s%s\n", name, sjmp_strerror(err),
-			err == -ENOENT ? ": load a file first (sjmp-sam load FILE --vas NAME)" : "");
+		        err == -ENOENT ? ": load a file first (sjmp-sam load FILE --vas NAME)"
+		                       : "");
 		free(s);
 		return err;
 	}
@@ -160,7 +163,8 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 			break;
 		if (sid < 0) {
 			err = sid;
-			fprintf(stderr, "sjmp-sam: sjmp_seg_find %s: %s\n", sname, sjmp_strerror(sid));
+			fprintf(stderr, "sjmp-sam: sjmp_seg_find %s: %s\n", sname,
+			        sjmp_strerror(sid));
 			goto fail;
 		}
 		struct sjmp_seg_info info;
@@ -175,7 +179,7 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	if (!s->nsegs) {
 		err = -EBADMSG;
 		fprintf(stderr, "sjmp-sam: VAS %s has no segment %s.s0: drop it and load again\n",
-			name, name);
+		        name, name);
 		goto fail;
 	}
 	if ((err = enter(s)))
@@ -184,9 +188,10 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	*root = sjmp_seg_root_get(s->sid[0]);
 	if (!*root) {
 		err = -EBADMSG;
-		fprintf(stderr, "sjmp-sam: VAS %s has no root (its load did not finish): drop it and "
-				"load again\n",
-			name);
+		fprintf(stderr,
+		        "sjmp-sam: VAS %s has no root (its load did not finish): drop it and "
+		        "load again\n",
+		        name);
 		goto fail;
 	}
 	*out = s;
@@ -214,13 +219,14 @@ void *store_alloc(struct sam_store *s, size_t size)
 		err = sjmp_vas_switch(s->vh);
 	if (err) {
 		fprintf(stderr, "sjmp-sam: switching to %s after adding a segment: %s\n", s->name,
-			sjmp_strerror(err));
+		        sjmp_strerror(err));
 		return NULL;
 	}
 	p = sjmp_seg_malloc(s->sid[s->nsegs - 1], size);
 	if (!p)
-		fprintf(stderr, "sjmp-sam: sjmp_seg_malloc of %zu bytes in a new segment of %s: %s\n",
-			size, s->name, strerror(errno));
+		fprintf(stderr,
+		        "sjmp-sam: sjmp_seg_malloc of %zu bytes in a new segment of %s: %s\n", size,
+		        s->name, strerror(errno));
 	return p;
 }
 
@@ -242,7 +248,7 @@ int store_set_root(struct sam_store *s, struct sam_root *root)
 	int err = sjmp_seg_root_set(s->sid[0], root);
 	if (err)
 		fprintf(stderr, "sjmp-sam: sjmp_seg_root_set in %s: %s\n", s->name,
-			sjmp_strerror(err));
+		        sjmp_strerror(err));
 	return err;
 }
 
@@ -272,7 +278,7 @@ int store_thread_enter(void)
 	int err = sjmp_vas_switch(current->vh);
 	if (err)
 		fprintf(stderr, "sjmp-sam: a helper thread cannot switch into %s: %s\n",
-			current->name, sjmp_strerror(err));
+		        current->name, sjmp_strerror(err));
 	return err;
 }
 
@@ -295,7 +301,8 @@ int store_drop(const char *name)
 		if (e == -ENOENT)
 			break;
 		if (e) {
-			fprintf(stderr, "sjmp-sam: sjmp_seg_delete %s: %s\n", sname, sjmp_strerror(e));
+			fprintf(stderr, "sjmp-sam: sjmp_seg_delete %s: %s\n", sname,
+			        sjmp_strerror(e));
 			err = e;
 		} else {
 			found = 1;

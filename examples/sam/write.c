@@ -88,8 +88,8 @@ static int put(htsFile *out, const kstring_t *ks)
 
 int write_recs(htsFile *out, sam_hdr_t *h, struct sam_rec *const *v, size_t n)
 {
-	struct job j = { .h = h, .v = v, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK };
-	kstring_t mine = { 0, 0, NULL };
+	struct job j = {.h = h, .v = v, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK};
+	kstring_t mine = {0, 0, NULL};
 	pthread_t tid;
 	int ret = 0, threaded = 0;
 	pthread_mutex_init(&j.lock, NULL);
@@ -101,7 +101,7 @@ int write_recs(htsFile *out, sam_hdr_t *h, struct sam_rec *const *v, size_t n)
 		if (!threaded || c % 2 == 0) {
 			if (format_chunk(&j, c, &mine) < 0) {
 				fprintf(stderr, "sjmp-sam: formatting record %zu as SAM failed\n",
-					c * CHUNK);
+				        c * CHUNK);
 				ret = -1;
 				break;
 			}
@@ -119,7 +119,8 @@ int write_recs(htsFile *out, sam_hdr_t *h, struct sam_rec *const *v, size_t n)
 			s->ready = 1;
 		}
 		if (s->failed) {
-			fprintf(stderr, "sjmp-sam: formatting record %zu as SAM failed\n", c * CHUNK);
+			fprintf(stderr, "sjmp-sam: formatting record %zu as SAM failed\n",
+			        c * CHUNK);
 			ret = -1;
 		} else {
 			ret = put(out, &s->text);

@@ -47,10 +47,10 @@ Test(sam_order, name_order_agrees_with_name_cmp_and_is_stable)
 		cr_assert_leq(c, 0, "%s before %s", a->qname, b->qname);
 		if (c == 0) {
 			cr_assert_leq(a->flag & 0xc0, b->flag & 0xc0, "%s: pair bits out of order",
-				      a->qname);
+			              a->qname);
 			if ((a->flag & 0xc0) == (b->flag & 0xc0))
-				cr_assert_lt(a->id, b->id, "%s: equal records lost their input order",
-					     a->qname);
+				cr_assert_lt(a->id, b->id,
+				             "%s: equal records lost their input order", a->qname);
 		}
 	}
 }
