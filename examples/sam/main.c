@@ -79,10 +79,21 @@ int main(int argc, char **argv)
 {
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	const char *name = NULL, *cmd = NULL, *arg = NULL;
-	int by_name = 0, timed = 0;
+	int by_name = 0, timed = 0, order = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--vas") && i + 1 < argc) {
 			name = argv[++i];
+		} else if (!strcmp(argv[i], "--order") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "coord")) {
+				order = SAM_ORDER_COORD;
+			} else if (!strcmp(argv[i], "name")) {
+				order = SAM_ORDER_NAME;
+			} else {
+				fprintf(stderr, "%s: --order takes coord or name, not '%s'\n", prog,
+				        argv[i]);
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "-n")) {
 			by_name = 1;
 		} else if (!strcmp(argv[i], "--time")) {
@@ -145,7 +156,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(cmd, "sort"))
 			ret = stage_sort(root, s, by_name);
 		else if (!strcmp(cmd, "view"))
-			ret = stage_view(root, arg);
+			ret = stage_view(root, arg, order);
 		else if (!strcmp(cmd, "depth"))
 			ret = stage_depth(root, stdout);
 		else if (!strcmp(cmd, "mpileup"))

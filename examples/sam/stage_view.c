@@ -94,8 +94,21 @@ static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
 	return ret;
 }
 
-int stage_view(const struct sam_root *root, const char *region)
+int stage_view(const struct sam_root *root, const char *region, int order)
 {
+	struct sam_rec *const *v = root->recs;
+	if (order >= 0) {
+		v = root->order[order];
+		if (!v) {
+			fprintf(stderr,
+			        "sjmp-sam: view --order %s: no %s order is kept in this store: run "
+			        "`sjmp-sam sort%s` first\n",
+			        order == SAM_ORDER_NAME ? "name" : "coord",
+			        order == SAM_ORDER_NAME ? "name" : "coordinate",
+			        order == SAM_ORDER_NAME ? " -n" : "");
+			return 1;
+		}
+	}
 	sam_hdr_t *h = root_header(root);
 	if (!h)
 		return 1;
@@ -108,10 +121,8 @@ int stage_view(const struct sam_root *root, const char *region)
 	if (region) {
 		if (write_region(out, h, root, region))
 			goto out_close;
-	} else {
-		for (uint64_t i = 0; i < root->n_recs; i++)
-			if (rec_write(out, h, root->recs[i]))
-				goto out_close;
+	} else if (write_recs(out, h, v, root->n_recs)) {
+		goto out_close;
 	}
 	ret = 0;
 out_close:

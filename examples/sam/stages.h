@@ -28,10 +28,12 @@ int stage_idxstats(const struct sam_root *root, FILE *out);
 int stage_sort(struct sam_root *root, struct sam_store *s, int by_name);
 
 /**
- * stage_view() - `samtools view FILE [REGION]`: records overlapping @region (NULL: every
- * record, input order), as SAM without header; regions use the per-reference index.
+ * stage_view() - `samtools view FILE [REGION]`: records overlapping @region, found through the
+ * per-reference index, as SAM without header; with no region every record, in input order,
+ * or with @order (SAM_ORDER_COORD or SAM_ORDER_NAME, -1 for input order) in the order an
+ * earlier `sort` stage kept in the store: the next stage of a workflow reusing it.
  */
-int stage_view(const struct sam_root *root, const char *region);
+int stage_view(const struct sam_root *root, const char *region, int order);
 
 /** stage_depth() - `samtools depth` with its defaults (no UNMAP/SECONDARY/QCFAIL/DUP). */
 int stage_depth(const struct sam_root *root, FILE *out);

@@ -140,6 +140,20 @@ def small_set(rep, var, data, cache):
         ok = rc == 0 and b"coordinate order\tkept" in out and b"name order\tkept" in out
         rep.add(f"{prefix}:sort-orders-kept", "PASSED" if ok else "FAILED",
                 "" if ok else out.decode(errors="replace"))
+        # The next stage reads the kept orders: the sorted records without sorting again.
+        for order, flags in (("coord", []), ("name", ["-n"])):
+            rc, out, err = var.cmd("view", "--vas", vas, "--order", order)
+            theirs = run(["samtools", "sort", *flags, "-O", "sam", "-T",
+                          os.path.join(var.env["SJMP_SAM_MMAPDIR"], "st"),
+                          f"{data}/small.{kind}"])[1]
+            body = b"".join(l for l in theirs.splitlines(keepends=True) if not l.startswith(b"@"))
+            name = f"{prefix}:view-kept-{order}-order"
+            if rc != 0:
+                rep.add(name, "FAILED", err.strip()[:300])
+            elif out != body:
+                rep.add(name, "FAILED", first_diff(out, body))
+            else:
+                rep.add(name, "PASSED")
         var.cmd("drop", "--vas", vas)
 
 
