@@ -56,12 +56,16 @@ typedef int sjmp_sid_t;
  * The segment zone: the band of virtual addresses that holds every segment. A constant of the
  * on-disk format (recorded in every segment's metadata), so a persistent segment comes back at
  * the same address on any machine. It lies above AddressSanitizer's shadow (which ends below
- * 0x100080000000) and below the legacy bottom-up mmap base (TASK_SIZE / 3, 0x2aaaaaaab000), and
- * the library reserves it (PROT_NONE) at initialisation so that the host never places anything
+ * 0x100080000000), below where the kernel starts bottom-up mmap placement with an unlimited
+ * stack (`ulimit -s unlimited`: from about 0x145500000000 on Linux 6.18, TASK_SIZE / 3 on older
+ * kernels), far below the top-down mmap area and below the band where Criterion and similar
+ * tools place randomised mappings (0x200000000000 and up), on 512 GiB boundaries (whole PML4
+ * entries, SDM Vol. 3A 4.5): 3.5 TiB, which bounds one VAS, not the memory of all of them. The
+ * library reserves it (PROT_NONE) at initialisation so that the host never places anything
  * there.
  */
-#define SJMP_ZONE_BASE 0x180000000000UL
-#define SJMP_ZONE_SIZE 0x100000000000UL
+#define SJMP_ZONE_BASE 0x108000000000UL
+#define SJMP_ZONE_SIZE 0x038000000000UL
 
 /** Longest object name, in bytes, without the terminating NUL. */
 #define SJMP_NAME_MAX 63

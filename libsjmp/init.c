@@ -149,6 +149,15 @@ static int choose_backend(void)
 		sjmp__log(SJMP_LOG_WARN, "kvm backend unavailable (%s): using the mmap backend",
 			  sjmp__errname(r));
 	}
+	/* In guest mode the zone belongs to the page-table roots: host mappings there are
+	 * invisible to the guest, so the mmap backend cannot show segments. */
+	if (vmm_self() || vmm_other_copy_entered())
+		return sjmp__fail(vmm_self() ? EINVAL : ENOTSUP, "sjmp_init: the mmap backend",
+				  vmm_self() ? "the process is in guest mode, where segments are "
+					       "mapped by page-table roots: use SJMP_BACKEND=kvm or "
+					       "auto"
+					     : "another copy of libsjmp in this process entered guest "
+					       "mode; link libsjmp once");
 	backend = &sjmp__backend_mmap;
 	return backend->init();
 }
@@ -263,7 +272,7 @@ __attribute__((constructor(102))) static void sjmp__run_enter(void)
 	int r = sjmp_enter();
 	if (r == -ENOTSUP && vmm_other_copy_entered()) {
 		sjmp__log(SJMP_LOG_WARN, "sjmp-run: guest mode was entered by another copy of "
-		                         "libsjmp; this copy keeps to the mmap backend");
+		                         "libsjmp; this copy's sjmp_init() will fail with ENOTSUP");
 		return;
 	}
 	if (r < 0) {

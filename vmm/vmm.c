@@ -21,6 +21,10 @@
 #include "sjmp.h"
 #include "sys_x86_64.h"
 #include "vmm.h"
+
+/* The zone's PML4 slots are written out in guest/layout.h: keep them equal to the API's zone. */
+_Static_assert(SJMP_ZONE_PML4_FIRST == SJMP_ZONE_BASE >> 39, "zone PML4 slots");
+_Static_assert(SJMP_ZONE_PML4_END == (SJMP_ZONE_BASE + SJMP_ZONE_SIZE) >> 39, "zone PML4 slots");
 #include "vmm_internal.h"
 #include "x86_64_hw.h"
 
