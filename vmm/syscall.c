@@ -43,6 +43,8 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	int fdmin = vm->vmm_fd_min;
 	if (nr < VMM_NSYSCALLS)
 		v->stats.syscalls[nr]++;
+	if (vmm_proxy_syscall(v, r, &ret))
+		goto done;
 	switch (nr) {
 	case SYS_clone3:
 		ret = -ENOSYS; /* glibc falls back to clone, which the proxy understands */
@@ -124,6 +126,7 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		ret = forward(r);
 		break;
 	}
+done:
 	r->rax = (uint64_t)ret;
 	r->rip = r->rcx;
 	r->rflags = r->r11;

@@ -13,6 +13,15 @@ void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r);
 /** vmm_die() - die of @sig with its default action (as the program would natively). */
 __attribute__((noreturn)) void vmm_die(int sig);
 
+/**
+ * vmm_proxy_syscall() - serve system call @r itself when one of its buffers lies in the segment
+ * zone (vmm/proxy.c): I/O-family buffers are translated through the vCPU's current root; other
+ * calls with a zone pointer fail with -EFAULT (logged once per call).
+ * Return: true and *@ret (the result for the guest's RAX) when handled; false when the call has
+ * no zone pointer and is to be forwarded as usual. Context: the vCPU's host run loop.
+ */
+bool vmm_proxy_syscall(struct vmm_vcpu *v, const struct kvm_regs *r, long *ret);
+
 /** vmm_syscall() - serve a forwarded system call; sets RAX, RIP = RCX, RFLAGS = R11. */
 void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r);
 
