@@ -10,6 +10,13 @@ void vmm_set_self(struct vmm_vcpu *v);
 /** vmm_report() - write a crash report (reason, exit, RIP with symbol, registers) to stderr. */
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r);
 
+/**
+ * vmm_kick_reload() - in the host run loop of @v, just before KVM_RUN: send the vCPU through
+ * guest_reload_cr3 when a shootdown asked for it (not while RIP is in the guest stubs, which
+ * touch no segment memory: the next exit does it). Context: @v's own host thread.
+ */
+void vmm_kick_reload(struct vmm_vcpu *v);
+
 /** vmm_die() - die of @sig with its default action (as the program would natively). */
 __attribute__((noreturn)) void vmm_die(int sig);
 
@@ -45,11 +52,16 @@ void vmm_signals_interrupted(struct vmm_vcpu *v);
 void vmm_fault_at(struct vmm_vcpu *v, struct kvm_regs *r, int sig, int code, uint64_t addr,
                   uint64_t trapno, uint64_t err);
 
-/** vmm_signals_init() - take over the actions installed before guest mode (once). */
+/** vmm_signals_init() - take over the actions installed before guest mode (once); install the
+ * VMM's handler for VMM_KICK_SIGNAL and unblock it in the calling thread. */
 void vmm_signals_init(void);
 
 /** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
 long vmm_sys_sigaction(const struct kvm_regs *r);
+
+/** vmm_sys_sigprocmask() - the program's rt_sigprocmask: VMM_KICK_SIGNAL is never blocked on
+ * the host (a blocked kick would leave a shootdown waiting). */
+long vmm_sys_sigprocmask(const struct kvm_regs *r);
 
 /** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
 long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
