@@ -473,7 +473,14 @@ void vmm_efault(struct vmm_vcpu *v)
 	if (!again)
 		return; /* maybe a remap by another thread raced with us: one more try */
 	v->efault_rip = v->efault_rsp = 0;
-	/* The faulting address is not known (no KVM_EXIT_MEMORY_FAULT): si_addr is 0. */
-	vmm_fault_at(v, r, SIGSEGV, SEGV_MAPERR, 0, X86_VEC_PF, 0);
+	/* KVM reports no address (no KVM_EXIT_MEMORY_FAULT): the same instruction run in host
+	 * mode faults natively and the kernel tells (GVA == HVA). */
+	int sig = SIGSEGV, code = SEGV_MAPERR;
+	uint64_t addr = 0;
+	int k = vmm_replay(v, r, &sig, &code, &addr);
+	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
+	if (k == 0)
+		return; /* it completed in host mode: the guest continues after it */
+	vmm_fault_at(v, r, sig, code, addr, X86_VEC_PF, 0);
 	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
 }

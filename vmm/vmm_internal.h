@@ -42,6 +42,16 @@ void vmm_fault(struct vmm_vcpu *v, struct kvm_regs *r, const struct sjmp_guest_t
 /** vmm_efault() - KVM_RUN failed with EFAULT: the guest touched a host hole (platform.md). */
 void vmm_efault(struct vmm_vcpu *v);
 
+/**
+ * vmm_replay() - run the guest instruction at @r->rip once in host mode, with the guest's
+ * registers and FPU state and RFLAGS.TF (vmm/replay_x86_64.c), to learn the address of the host
+ * hole that made KVM_RUN fail with EFAULT (kvm_pvm reports none, platform.md).
+ * Return: 1 and *@sig (SIGSEGV or SIGBUS), *@code, *@addr as the kernel reported the fault;
+ * 0 when the instruction completed (then @r and the vCPU's FPU state hold its results: it ran
+ * exactly once); -EIO when the vCPU's state cannot be read. Context: @v's host run loop.
+ */
+int vmm_replay(struct vmm_vcpu *v, struct kvm_regs *r, int *sig, int *code, uint64_t *addr);
+
 /** vmm_signals_before_run() - deliver recorded signals into the guest before KVM_RUN. */
 void vmm_signals_before_run(struct vmm_vcpu *v);
 
