@@ -150,14 +150,27 @@ static int inst_map(struct sjmp__inst *in, const struct sjmp__attachment *a)
 		return sjmp__fail(r, "attaching a segment: page tables",
 				  "the VM's page-table pool is exhausted");
 	}
+	/* Other threads in this VAS need nothing: a translation they cached as not present
+	 * faults, and the VMM reloads their CR3 when the root now maps the address. */
 	refresh_self(in);
 	return 0;
 }
 
 static void inst_unmap(struct sjmp__inst *in, const struct sjmp__attachment *a)
 {
-	vmm_root_unmap(inst_of(in)->root, a->seg->base, a->seg->size);
+	struct kvm_inst *k = inst_of(in);
+	vmm_root_unmap(k->root, a->seg->base, a->seg->size);
+	/* With PCIDs, threads elsewhere may still hold translations tagged with this VAS's
+	 * PCID: give it a fresh one so no later switch (no-flush) finds them (SDM Vol. 3A
+	 * 4.10.4.1). The primary VAS keeps PCID 0 and relies on the reload below. */
+	if (have_pcid && k != &primary) {
+		k->pcid = next_pcid;
+		next_pcid = next_pcid == 4095 ? 1 : next_pcid + 1;
+	}
 	refresh_self(in);
+	/* Threads in this VAS now: reload CR3 before they run on (they would keep reading the
+	 * old segment through cached translations, platform.md). */
+	vmm_root_shootdown(k->root);
 }
 
 static int activate(struct sjmp__inst *from, struct sjmp__inst *to)

@@ -65,6 +65,10 @@ extern void vmm_sig_restorer(void);
 __asm__(".text\n.globl vmm_sig_restorer\nvmm_sig_restorer:\n\tmov $15, %eax\n\tsyscall\n\tud2\n");
 
 static void stub(int sig, siginfo_t *si, void *uc);
+static void kick_handler(int sig, siginfo_t *si, void *uc);
+
+#define KICK_BIT (1UL << (VMM_KICK_SIGNAL - 1))
+static bool mem_read(void *dst, uint64_t src, size_t n);
 
 static long host_sigaction(int sig, const struct ksigaction *a, struct ksigaction *old)
 {
@@ -75,6 +79,15 @@ static long host_sigaction(int sig, const struct ksigaction *a, struct ksigactio
 static void host_action(int sig, const struct ksigaction *a)
 {
 	struct ksigaction h = *a;
+	if (sig == VMM_KICK_SIGNAL) {
+		/* Always the VMM's handler (it passes the program's own instances on), restarting
+		 * host calls it interrupts and blocking nothing. */
+		h = (struct ksigaction){.handler = (void *)kick_handler,
+		                        .flags = SA_SIGINFO | SA_RESTART | K_SA_RESTORER,
+		                        .restorer = (void *)vmm_sig_restorer};
+		host_sigaction(sig, &h, NULL);
+		return;
+	}
 	if (a->handler != SIG_DFL && a->handler != SIG_IGN) {
 		h.handler = (void *)stub;
 		h.flags = SA_SIGINFO | K_SA_RESTORER | (a->flags & (SA_NOCLDSTOP | SA_NOCLDWAIT));
@@ -98,7 +111,47 @@ void vmm_signals_init(void)
 		if (g_act[sig].handler != SIG_DFL && g_act[sig].handler != SIG_IGN)
 			host_action(sig, &g_act[sig]);
 	}
+	host_action(VMM_KICK_SIGNAL, &g_act[VMM_KICK_SIGNAL]);
+	uint64_t m = KICK_BIT;
+	vmm_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, 8);
 	g_act_init = true;
+}
+
+/*
+ * The kick (vmm_root_shootdown): end KVM_RUN, or make the next one return at once. Instances the
+ * VMM did not send are the program's: recorded like any other caught signal, or the default
+ * action (termination for a real-time signal).
+ */
+static void kick_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct vmm_vcpu *v = vmm_self();
+	if (si->si_code == SI_QUEUE && si->si_value.sival_int == VMM_KICK_MAGIC &&
+	    si->si_pid == (pid_t)vmm_sys0(SYS_getpid)) {
+		if (v) {
+			v->run->immediate_exit = 1;
+			v->kicked = 1;
+		}
+		return;
+	}
+	if (g_act[sig].handler == SIG_IGN)
+		return;
+	if (g_act[sig].handler == SIG_DFL)
+		vmm_die(sig);
+	stub(sig, si, uc);
+}
+
+long vmm_sys_sigprocmask(const struct kvm_regs *r)
+{
+	uint64_t set;
+	int how = (int)r->rdi;
+	if (r->r10 != 8)
+		return -EINVAL;
+	if (!r->rsi || (how != SIG_BLOCK && how != SIG_SETMASK))
+		return vmm_sys4(SYS_rt_sigprocmask, how, r->rsi, r->rdx, 8);
+	if (!mem_read(&set, r->rsi, sizeof(set)))
+		return -EFAULT;
+	set &= ~KICK_BIT;
+	return vmm_sys4(SYS_rt_sigprocmask, how, &set, r->rdx, 8);
 }
 
 long vmm_sys_sigaction(const struct kvm_regs *r)
@@ -236,7 +289,7 @@ static int deliver(struct vmm_vcpu *v, struct kvm_regs *r, int sig, const siginf
 	if (!mem_write(fp, v->xsave, xs) || !mem_write(fp + xs, &m2, 4) ||
 	    !mem_write(fsp, &f, sizeof(f)))
 		return -EFAULT;
-	uint64_t nm = mask | a.mask;
+	uint64_t nm = (mask | a.mask) & ~KICK_BIT;
 	if (!(a.flags & SA_NODEFER))
 		nm |= 1UL << (sig - 1);
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &nm, NULL, 8);
@@ -272,7 +325,8 @@ long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r)
 	/* As the kernel's FIX_EFLAGS: only the arithmetic and a few control flags. */
 	uint64_t fix = 0x40dd5UL | X86_RFLAGS_AC | X86_RFLAGS_DF | X86_RFLAGS_TF | X86_RFLAGS_RF;
 	r->rflags = (r->rflags & ~fix) | (c->eflags & fix) | X86_RFLAGS_FIXED;
-	uint64_t m = f.uc.uc_sigmask & ~((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)));
+	uint64_t m =
+	    f.uc.uc_sigmask & ~((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)) | KICK_BIT);
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
 	size_t xs = xstate_size();
 	if (xs > vm->plat.xsave_size)
@@ -419,7 +473,14 @@ void vmm_efault(struct vmm_vcpu *v)
 	if (!again)
 		return; /* maybe a remap by another thread raced with us: one more try */
 	v->efault_rip = v->efault_rsp = 0;
-	/* The faulting address is not known (no KVM_EXIT_MEMORY_FAULT): si_addr is 0. */
-	vmm_fault_at(v, r, SIGSEGV, SEGV_MAPERR, 0, X86_VEC_PF, 0);
+	/* KVM reports no address (no KVM_EXIT_MEMORY_FAULT): the same instruction run in host
+	 * mode faults natively and the kernel tells (GVA == HVA). */
+	int sig = SIGSEGV, code = SEGV_MAPERR;
+	uint64_t addr = 0;
+	int k = vmm_replay(v, r, &sig, &code, &addr);
+	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
+	if (k == 0)
+		return; /* it completed in host mode: the guest continues after it */
+	vmm_fault_at(v, r, sig, code, addr, X86_VEC_PF, 0);
 	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
 }

@@ -133,6 +133,12 @@ struct vmm_vcpu {
 	struct vmm_sigpending pending;
 	volatile int in_guest_mode;
 	uint64_t efault_rip, efault_rsp; /* last EFAULT, to never spin on one */
+	/* TLB shootdown (vmm_root_shootdown). */
+	int in_run;      /* 1 from just before the reload check to KVM_RUN's return */
+	int reload;      /* 1: reload CR3 before running more of the program */
+	int kicked;      /* the kick signal arrived since the last forwarded call */
+	uint64_t pf_rip; /* last zone #PF retried with a CR3 reload, to never spin on one */
+	uint64_t pf_addr;
 };
 
 /** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
@@ -264,7 +270,16 @@ const char *vmm_syscall_name(unsigned nr);
 
 /* Guest entry points (guest/entry_x86_64.S). */
 extern char guest_stubs_start[], guest_stubs_end[], guest_boot[], guest_syscall_entry[],
-    guest_trap_stubs[];
+    guest_trap_stubs[], guest_reload_cr3[];
+
+/*
+ * The signal that kicks a vCPU out of KVM_RUN (vmm_root_shootdown). The VMM keeps its own host
+ * handler for it and never lets the program block it on the host; the program may still use
+ * it (its handler runs for every instance not sent by the VMM, which tags its own with
+ * SI_QUEUE and VMM_KICK_MAGIC).
+ */
+#define VMM_KICK_SIGNAL 64         /* SIGRTMAX */
+#define VMM_KICK_MAGIC  0x736a6d70 /* "sjmp" */
 
 /* Host-side assembly (vmm/switch_x86_64.S). */
 /** vmm_switch_to_guest() - save callee-saved registers, start vmm_run on the vCPU's host stack;
@@ -312,6 +327,23 @@ int vmm_root_unmap(uint64_t root, uint64_t va, uint64_t len);
  * Return: 0, or -EPERM when the caller is not in guest mode.
  */
 int vmm_root_load(uint64_t root, unsigned pcid, bool noflush);
+
+/**
+ * vmm_root_shootdown() - make every OTHER vCPU whose current root is @root drop its cached
+ * translations of @root: each reloads CR3 (guest_reload_cr3) before it executes more of the
+ * program. A vCPU inside KVM_RUN is kicked out with VMM_KICK_SIGNAL (platform.md: a host signal
+ * ends KVM_RUN with EINTR in 12-21 us) and the call waits until it has left KVM_RUN; a vCPU in
+ * the host run loop reloads before its next KVM_RUN without being waited for. Needed after a
+ * mapping in @root is removed or weakened: on kvm_pvm a guest page-table store takes effect for
+ * a vCPU only at its next invlpg or CR3 load (platform.md); on VMX/SVM, SDM Vol. 3A 4.10.4.
+ * Adding a mapping needs no shootdown: a stale not-present entry faults (#PF) and the run loop
+ * reloads CR3 and retries when the current root maps the address.
+ * @root: guest-physical address of the PML4 (PCID bits are ignored).
+ * Return: the number of vCPUs sent to reload (>= 0), or -ENODEV (no VM).
+ * Context: any thread, guest mode or not, after the page-table change (it orders its reads of
+ * the other vCPUs' roots after the caller's stores). Does not take the VM lock.
+ */
+int vmm_root_shootdown(uint64_t root);
 
 /* ---------------------------------------------------------------------------------------- */
 /* One copy of the library per process (enter.c).                                            */
