@@ -204,8 +204,8 @@ static void do_init(void)
 	/* The zone is reserved before guest mode starts, so the host never places anything
 	 * there and the common region never covers it. */
 	int r = open_dir();
-	if (r == 0)
-		r = reserve_zone();
+	if (r == 0 && !vmm_self() && !vmm_other_copy_entered())
+		r = reserve_zone(); /* in guest mode, vmm_init reserved it before entering */
 	if (r == 0)
 		r = choose_backend();
 	if (r == 0)

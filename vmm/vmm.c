@@ -512,6 +512,14 @@ int vmm_init(void)
 	while (__atomic_exchange_n(&once_lock, 1, __ATOMIC_ACQUIRE))
 		sched_yield();
 	struct vmm *vm = NULL;
+	/* The segment zone's PML4 slots belong to the page-table roots: keep the host from ever
+	 * placing a mapping there (it would be invisible to the guest). Done here, in host mode,
+	 * because guest mode forwards no call that points into the zone; EEXIST means libsjmp's
+	 * sjmp_init reserved it already (or something else is there, which sjmp_init reports). */
+	void *zone = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (zone != MAP_FAILED && zone != (void *)SJMP_ZONE_BASE)
+		munmap(zone, SJMP_ZONE_SIZE); /* a kernel without MAP_FIXED_NOREPLACE */
 	int r = vmm_get() ? 0 : vmm_create(&vm);
 	__atomic_store_n(&once_lock, 0, __ATOMIC_RELEASE);
 	return r;
