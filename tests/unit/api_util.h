@@ -21,6 +21,8 @@
 #define SJMP_TEST_API_UTIL_H
 
 #include <criterion/criterion.h>
+
+#include "kvm_skip.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -100,6 +102,9 @@ static inline void api_setup(void)
 	const char *parent = env && *env ? env : "/tmp";
 
 	api_zone_unguard();
+	const char *backend = getenv("SJMP_BACKEND");
+	if (backend && !strcmp(backend, "kvm"))
+		sjmp_test_require_kvm(); /* and then a fall-back to mmap fails the test */
 	mkdir(parent, 0700);
 	snprintf(api_dir, sizeof(api_dir), "%s/api-XXXXXX", parent);
 	cr_assert_not_null(mkdtemp(api_dir), "mkdtemp in %s: %s", parent, strerror(errno));
