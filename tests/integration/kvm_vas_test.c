@@ -60,3 +60,13 @@ Test(kvm_vas, two_threads_see_two_vases_at_one_address, .timeout = 120)
 	cr_expect_eq(guest_val(&g, "thread_a_ok", 0), 1, "%s", g.out);
 	cr_expect_eq(guest_val(&g, "thread_b_ok", 0), 1, "%s", g.out);
 }
+
+Test(kvm_vas, switch_under_contention_keeps_the_writer_alone, .timeout = 180)
+{
+	struct guest_run g;
+	run_kvm(&g, "contention");
+	cr_expect_eq(guest_val(&g, "errors", -1), 0, "%s", g.out);
+	cr_expect_eq(guest_val(&g, "max_inside", 0), 1, "two threads were inside at once:\n%s",
+		     g.out);
+	cr_expect_eq(guest_val(&g, "count", 0), guest_val(&g, "expected", -1), "%s", g.out);
+}
