@@ -18,12 +18,12 @@ static inline void sjmp_test_require_kvm(void)
 {
 #ifdef SJMP_TEST_SANITIZED
 	cr_skip_test("built with SJMP_SANITIZE: guest mode refuses to run under a sanitizer "
-		     "runtime (sjmp_enter returns ENOTSUP); build without it to run this test");
+	             "runtime (sjmp_enter returns ENOTSUP); build without it to run this test");
 #endif
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		cr_skip_test("/dev/kvm cannot be opened (%s): guest mode needs KVM",
-			     strerror(errno));
+		             strerror(errno));
 	close(fd);
 }
 

@@ -517,7 +517,7 @@ int vmm_init(void)
 	 * because guest mode forwards no call that points into the zone; EEXIST means libsjmp's
 	 * sjmp_init reserved it already (or something else is there, which sjmp_init reports). */
 	void *zone = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (zone != MAP_FAILED && zone != (void *)SJMP_ZONE_BASE)
 		munmap(zone, SJMP_ZONE_SIZE); /* a kernel without MAP_FIXED_NOREPLACE */
 	int r = vmm_get() ? 0 : vmm_create(&vm);

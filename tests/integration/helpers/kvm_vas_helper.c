@@ -78,9 +78,9 @@ static int exits(unsigned flags)
 	printf("backend=%s\nswitches=%d\nseen_a=%llu\nseen_b=%llu\n", sjmp_backend_name(), n,
 	       (unsigned long long)seen_a, (unsigned long long)seen_b);
 	printf("read_exits=%llu\nexits=%llu\nio=%llu\nmmio=%llu\nhlt=%llu\n",
-	       (unsigned long long)(c1.exits - c0.exits),
-	       (unsigned long long)(c2.exits - c1.exits), (unsigned long long)(c2.io - c1.io),
-	       (unsigned long long)(c2.mmio - c1.mmio), (unsigned long long)(c2.hlt - c1.hlt));
+	       (unsigned long long)(c1.exits - c0.exits), (unsigned long long)(c2.exits - c1.exits),
+	       (unsigned long long)(c2.io - c1.io), (unsigned long long)(c2.mmio - c1.mmio),
+	       (unsigned long long)(c2.hlt - c1.hlt));
 	printf("read_io=%llu\n", (unsigned long long)(c1.io - c0.io));
 	return 0;
 }
@@ -125,7 +125,7 @@ static int perthread(void)
 }
 
 #define CONTENDERS 4
-#define ROUNDS 2000
+#define ROUNDS     2000
 
 struct contender {
 	sjmp_vh_t vh;
@@ -162,8 +162,8 @@ static void *contend(void *arg)
  * so switching in takes its exclusive lock (paper section 3.2). */
 static int contention(void)
 {
-	sjmp_sid_t sid = sjmp_seg_alloc(NULL, BASE, SIZE, SJMP_READ | SJMP_WRITE | SJMP_SEG_LOCKABLE,
-					0600);
+	sjmp_sid_t sid =
+	    sjmp_seg_alloc(NULL, BASE, SIZE, SJMP_READ | SJMP_WRITE | SJMP_SEG_LOCKABLE, 0600);
 	sjmp_vid_t vid = sjmp_vas_create(NULL, 0600);
 	if (sid < 0 || vid < 0 || sjmp_seg_attach_global(vid, sid, SJMP_READ | SJMP_WRITE) < 0)
 		return 2;
