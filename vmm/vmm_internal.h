@@ -69,9 +69,22 @@ void vmm_signals_init(void);
 /** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
 long vmm_sys_sigaction(const struct kvm_regs *r);
 
-/** vmm_sys_sigprocmask() - the program's rt_sigprocmask: VMM_KICK_SIGNAL is never blocked on
- * the host (a blocked kick would leave a shootdown waiting). */
-long vmm_sys_sigprocmask(const struct kvm_regs *r);
+/**
+ * vmm_sys_sigprocmask() - the program's rt_sigprocmask(how, set, oldset, 8) (rt_sigprocmask(2)).
+ * VMM_KICK_SIGNAL is never blocked on the host (a blocked kick would leave a shootdown waiting);
+ * signals the stub left blocked because @v's queue was full stay blocked and are never shown
+ * in oldset. Return: 0; -EINVAL for a bad @how or sigsetsize; -EFAULT for an unreadable set or
+ * unwritable oldset. Context: @v's host run loop.
+ */
+long vmm_sys_sigprocmask(struct vmm_vcpu *v, const struct kvm_regs *r);
+
+/**
+ * vmm_sys_sigaltstack() - the program's sigaltstack(ss, old_ss) (sigaltstack(2)): "on the
+ * alternate stack" is judged by the guest's RSP, not the VMM's host stack. Return: 0; -EPERM to
+ * change the stack while running on it; -EFAULT, -EINVAL, -ENOMEM as the kernel's.
+ * Context: the vCPU's host run loop.
+ */
+long vmm_sys_sigaltstack(const struct kvm_regs *r);
 
 /** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
 long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
