@@ -8,6 +8,16 @@
 void vmm_set_self(struct vmm_vcpu *v);
 
 /** vmm_report() - write a crash report (reason, exit, RIP with symbol, registers) to stderr. */
+/**
+ * vmm_symbolize() - "symbol+offset (.symtab|.dynsym) in path" for code address @rip, found with
+ * libelf in the ELF file of the mapping that contains it (vmm/symbolize.c), into @out (@cap
+ * bytes, NUL-terminated). The lookup runs in a child process (raw fork) killed after 3 s, so a
+ * lock the dying program holds never hangs the report. Context: the host run loop (raw system
+ * calls only on this side). Return: 0; -ENOENT when no symbol contains @rip, the mapping has no
+ * file, or the child did not answer in time; -EMFILE, -ENFILE (pipe2), -EAGAIN, -ENOMEM (fork).
+ */
+int vmm_symbolize(uint64_t rip, char *out, size_t cap);
+
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r);
 
 /**
