@@ -82,9 +82,9 @@ void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 	         "sjmp:   R9  %016llx R10 %016llx R11 %016llx R12 %016llx\n"
 	         "sjmp:   R13 %016llx R14 %016llx R15 %016llx\n",
 	         (int)vmm_sys0(SYS_gettid), v->id, what, v->run->exit_reason,
-	         exit_reason_name(v->run->exit_reason), r->rip, where, r->rsp, r->rflags, r->rax, r->rbx, r->rcx,
-	         r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
-	         r->r14, r->r15);
+	         exit_reason_name(v->run->exit_reason), r->rip, where, r->rsp, r->rflags, r->rax,
+	         r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11,
+	         r->r12, r->r13, r->r14, r->r15);
 	out_str(2, buf);
 }
 

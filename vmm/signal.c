@@ -16,8 +16,9 @@
  * program's mask blocks by the time it would be delivered (another handler's sa_mask) goes back
  * to the kernel with rt_tgsigqueueinfo and stays pending there. A handler starts with the FPU in
  * its initial state (x87 control word 0x37f, MXCSR 0x1f80, vector registers zero), as Linux's
- * fpu__clear_user_states; the interrupted state is in the frame and rt_sigreturn restores it. SA_RESTART is applied by the VMM (the stubs are installed without
- * it so that a blocking forwarded call returns and the handler can run in the guest).
+ * fpu__clear_user_states; the interrupted state is in the frame and rt_sigreturn restores it.
+ * SA_RESTART is applied by the VMM (the stubs are installed without it so that a blocking forwarded
+ * call returns and the handler can run in the guest).
  */
 #include <errno.h>
 #include <signal.h>
@@ -75,8 +76,8 @@ __asm__(".text\n.globl vmm_sig_restorer\nvmm_sig_restorer:\n\tmov $15, %eax\n\ts
 static void stub(int sig, siginfo_t *si, void *uc);
 static void kick_handler(int sig, siginfo_t *si, void *uc);
 
-#define KICK_BIT (1UL << (VMM_KICK_SIGNAL - 1))
-#define K_SIGRTMIN 32 /* the kernel's first real-time signal (glibc reserves 32 and 33) */
+#define KICK_BIT      (1UL << (VMM_KICK_SIGNAL - 1))
+#define K_SIGRTMIN    32 /* the kernel's first real-time signal (glibc reserves 32 and 33) */
 #define NEVER_BLOCKED ((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)) | KICK_BIT)
 #define XFEATURE_PKRU (1UL << 9)
 #ifndef SS_AUTODISARM
@@ -396,7 +397,8 @@ static int deliver(struct vmm_vcpu *v, struct kvm_regs *r, int sig, const siginf
 	vmm_sys2(SYS_sigaltstack, NULL, &ss);
 	uint64_t sp = r->rsp;
 	/* The kernel's sigsp(): the alternate stack's top unless already on it. */
-	bool on_alt = ss.ss_size && (uint64_t)ss.ss_sp < sp && sp - (uint64_t)ss.ss_sp <= ss.ss_size;
+	bool on_alt =
+	    ss.ss_size && (uint64_t)ss.ss_sp < sp && sp - (uint64_t)ss.ss_sp <= ss.ss_size;
 	if ((a.flags & SA_ONSTACK) && !(ss.ss_flags & SS_DISABLE) && !on_alt)
 		sp = (uint64_t)ss.ss_sp + ss.ss_size;
 	else
@@ -419,7 +421,8 @@ static int deliver(struct vmm_vcpu *v, struct kvm_regs *r, int sig, const siginf
 	memset(&f, 0, sizeof(f));
 	f.pretcode = (uint64_t)a.restorer;
 	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-	f.uc.uc_stack = ss; /* as __save_altstack: the stored flags (0, SS_DISABLE, SS_AUTODISARM) */
+	f.uc.uc_stack =
+	    ss; /* as __save_altstack: the stored flags (0, SS_DISABLE, SS_AUTODISARM) */
 	struct ksigcontext *c = &f.uc.uc_mcontext;
 	c->r8 = r->r8, c->r9 = r->r9, c->r10 = r->r10, c->r11 = r->r11;
 	c->r12 = r->r12, c->r13 = r->r13, c->r14 = r->r14, c->r15 = r->r15;
@@ -561,9 +564,9 @@ void vmm_signals_before_run(struct vmm_vcpu *v)
 		int i = next_entry(v, blocked);
 		siginfo_t si;
 		if (i < 0) {
-			/* Blocked since they arrived (another handler's sa_mask): back to the kernel,
-			 * oldest first, where they wait as natively. The kick signal, which the host
-			 * never blocks, waits here. */
+			/* Blocked since they arrived (another handler's sa_mask): back to the
+			 * kernel, oldest first, where they wait as natively. The kick signal, which
+			 * the host never blocks, waits here. */
 			int n = 0;
 			while ((i = next_entry(v, KICK_BIT)) >= 0) {
 				take(v, i, &si);

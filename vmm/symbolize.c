@@ -93,8 +93,8 @@ static bool lookup(Elf *e, unsigned type, uint64_t vaddr, char *out, size_t cap)
 			unsigned t = GELF_ST_TYPE(s.st_info);
 			if (t != STT_FUNC && t != STT_NOTYPE && t != STT_OBJECT)
 				continue;
-			bool in = vaddr >= s.st_value &&
-			          (s.st_size ? vaddr - s.st_value < s.st_size : vaddr == s.st_value);
+			bool in = vaddr >= s.st_value && (s.st_size ? vaddr - s.st_value < s.st_size
+			                                            : vaddr == s.st_value);
 			/* Sized symbols that contain it; the innermost (highest start) wins. */
 			if (in && (!best || s.st_value > best_val)) {
 				best = elf_strptr(e, sh.sh_link, s.st_name);
@@ -132,7 +132,8 @@ static bool symbolize_here(uint64_t rip, char *out, size_t cap)
 		/* Truncation is acceptable: the report shows what fits. */
 		int n = snprintf(out, cap, "%s in ", sym);
 		if (n > 0 && (size_t)n < cap)
-			snprintf(out + n, cap - (size_t)n, "%.*s", (int)(cap - (size_t)n - 1), path);
+			snprintf(out + n, cap - (size_t)n, "%.*s", (int)(cap - (size_t)n - 1),
+			         path);
 		ok = true;
 	}
 	if (e)

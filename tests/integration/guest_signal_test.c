@@ -11,7 +11,7 @@ static void run_mode(struct guest_run *g, const char *mode, const char *scenario
 	char path[512];
 	snprintf(path, sizeof(path), "%s/tests/helpers/guest_signal_helper", SJMP_TEST_BINDIR);
 	char *argv[] = {"/usr/bin/timeout", "-s", "KILL", "60", path, (char *)mode,
-	                (char *)scenario, NULL};
+	                (char *)scenario,   NULL};
 	guest_run_argv(g, argv, NULL);
 	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
 	          "%s %s: status %#x\nstdout:\n%s\nstderr:\n%s", mode, scenario, g->status, g->out,
@@ -25,8 +25,9 @@ static struct guest_run *same_as_native(const char *scenario)
 	guest_require_kvm();
 	run_mode(&n, "native", scenario);
 	run_mode(&g, "guest", scenario);
-	cr_assert_str_eq(g.out, n.out, "%s: guest mode differs from native\n--- native:\n%s\n"
-	                               "--- guest:\n%s\nstderr:\n%s",
+	cr_assert_str_eq(g.out, n.out,
+	                 "%s: guest mode differs from native\n--- native:\n%s\n"
+	                 "--- guest:\n%s\nstderr:\n%s",
 	                 scenario, n.out, g.out, g.err);
 	return &n;
 }

@@ -257,12 +257,12 @@ static void ymm_across_tgkill(int sig)
 	uint32_t mx = prog_mxcsr, mx_after = 0, def = 0x1f80;
 	long pid = getpid(), tid = syscall(SYS_gettid);
 	long ret;
-	__asm__ volatile("ldmxcsr %[mx]\n\t" LOAD_YMM "syscall\n\t" STORE_YMM
-	                 "stmxcsr %[mxa]\n\tldmxcsr %[def]"
-	                 : "=a"(ret), [mxa] "=m"(mx_after)
-	                 : "a"((long)SYS_tgkill), "D"(pid), "S"(tid), "d"((long)sig), [p] "r"(pattern),
-	                   [q] "r"(after), [mx] "m"(mx), [def] "m"(def)
-	                 : "rcx", "r11", YMM_CLOBBERS);
+	__asm__ volatile(
+	    "ldmxcsr %[mx]\n\t" LOAD_YMM "syscall\n\t" STORE_YMM "stmxcsr %[mxa]\n\tldmxcsr %[def]"
+	    : "=a"(ret), [mxa] "=m"(mx_after)
+	    : "a"((long)SYS_tgkill), "D"(pid), "S"(tid),
+	      "d"((long)sig), [p] "r"(pattern), [q] "r"(after), [mx] "m"(mx), [def] "m"(def)
+	    : "rcx", "r11", YMM_CLOBBERS);
 	printf("tgkill_ret=%ld\nafter_mxcsr=%#x\nafter_ymm_ok=%d\n", ret, mx_after,
 	       !memcmp(pattern, after, sizeof(after)));
 }
@@ -274,12 +274,12 @@ static void ymm_across_timer(void)
 	struct itimerval it = {{0, 2000}, {0, 2000}};
 	h_count = 0;
 	setitimer(ITIMER_REAL, &it, NULL);
-	__asm__ volatile("ldmxcsr %[mx]\n\t" LOAD_YMM "1: cmpl $5, %[cnt]\n\tjl 1b\n\t" STORE_YMM
-	                 "stmxcsr %[mxa]\n\tldmxcsr %[def]"
-	                 : [mxa] "=m"(mx_after)
-	                 : [cnt] "m"(h_count), [p] "r"(pattern), [q] "r"(after), [mx] "m"(mx),
-	                   [def] "m"(def)
-	                 : YMM_CLOBBERS);
+	__asm__ volatile(
+	    "ldmxcsr %[mx]\n\t" LOAD_YMM "1: cmpl $5, %[cnt]\n\tjl 1b\n\t" STORE_YMM
+	    "stmxcsr %[mxa]\n\tldmxcsr %[def]"
+	    : [mxa] "=m"(mx_after)
+	    : [cnt] "m"(h_count), [p] "r"(pattern), [q] "r"(after), [mx] "m"(mx), [def] "m"(def)
+	    : YMM_CLOBBERS);
 	struct itimerval z = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &z, NULL);
 	printf("timer_after_mxcsr=%#x\ntimer_after_ymm_ok=%d\ntimer_handlers_clean=%d\n"
@@ -298,32 +298,31 @@ __attribute__((target("avx512f"))) static void zmm_across_tgkill(int sig)
 	for (int i = 0; i < 16; i++)
 		for (int j = 0; j < 64; j++)
 			zpat[i][j] = (uint8_t)(i * 64 + j + 3);
-	__asm__ volatile(
-	    "kmovw %[k], %%k1\n\t"
-	    "vmovdqa64 0(%[p]), %%zmm16\n\tvmovdqa64 64(%[p]), %%zmm17\n\t"
-	    "vmovdqa64 128(%[p]), %%zmm18\n\tvmovdqa64 192(%[p]), %%zmm19\n\t"
-	    "vmovdqa64 256(%[p]), %%zmm20\n\tvmovdqa64 320(%[p]), %%zmm21\n\t"
-	    "vmovdqa64 384(%[p]), %%zmm22\n\tvmovdqa64 448(%[p]), %%zmm23\n\t"
-	    "vmovdqa64 512(%[p]), %%zmm24\n\tvmovdqa64 576(%[p]), %%zmm25\n\t"
-	    "vmovdqa64 640(%[p]), %%zmm26\n\tvmovdqa64 704(%[p]), %%zmm27\n\t"
-	    "vmovdqa64 768(%[p]), %%zmm28\n\tvmovdqa64 832(%[p]), %%zmm29\n\t"
-	    "vmovdqa64 896(%[p]), %%zmm30\n\tvmovdqa64 960(%[p]), %%zmm31\n\t"
-	    "syscall\n\t"
-	    "vmovdqa64 %%zmm16, 0(%[q])\n\tvmovdqa64 %%zmm17, 64(%[q])\n\t"
-	    "vmovdqa64 %%zmm18, 128(%[q])\n\tvmovdqa64 %%zmm19, 192(%[q])\n\t"
-	    "vmovdqa64 %%zmm20, 256(%[q])\n\tvmovdqa64 %%zmm21, 320(%[q])\n\t"
-	    "vmovdqa64 %%zmm22, 384(%[q])\n\tvmovdqa64 %%zmm23, 448(%[q])\n\t"
-	    "vmovdqa64 %%zmm24, 512(%[q])\n\tvmovdqa64 %%zmm25, 576(%[q])\n\t"
-	    "vmovdqa64 %%zmm26, 640(%[q])\n\tvmovdqa64 %%zmm27, 704(%[q])\n\t"
-	    "vmovdqa64 %%zmm28, 768(%[q])\n\tvmovdqa64 %%zmm29, 832(%[q])\n\t"
-	    "vmovdqa64 %%zmm30, 896(%[q])\n\tvmovdqa64 %%zmm31, 960(%[q])\n\t"
-	    "kmovw %%k1, %[ko]\n\tvzeroupper"
-	    : "=a"(ret), [ko] "=r"(kout)
-	    : "a"((long)SYS_tgkill), "D"(pid), "S"(tid), "d"((long)sig), [p] "r"(zpat),
-	      [q] "r"(zout), [k] "r"(k)
-	    : "rcx", "r11", "k1", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
-	      "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",
-	      "memory");
+	__asm__ volatile("kmovw %[k], %%k1\n\t"
+	                 "vmovdqa64 0(%[p]), %%zmm16\n\tvmovdqa64 64(%[p]), %%zmm17\n\t"
+	                 "vmovdqa64 128(%[p]), %%zmm18\n\tvmovdqa64 192(%[p]), %%zmm19\n\t"
+	                 "vmovdqa64 256(%[p]), %%zmm20\n\tvmovdqa64 320(%[p]), %%zmm21\n\t"
+	                 "vmovdqa64 384(%[p]), %%zmm22\n\tvmovdqa64 448(%[p]), %%zmm23\n\t"
+	                 "vmovdqa64 512(%[p]), %%zmm24\n\tvmovdqa64 576(%[p]), %%zmm25\n\t"
+	                 "vmovdqa64 640(%[p]), %%zmm26\n\tvmovdqa64 704(%[p]), %%zmm27\n\t"
+	                 "vmovdqa64 768(%[p]), %%zmm28\n\tvmovdqa64 832(%[p]), %%zmm29\n\t"
+	                 "vmovdqa64 896(%[p]), %%zmm30\n\tvmovdqa64 960(%[p]), %%zmm31\n\t"
+	                 "syscall\n\t"
+	                 "vmovdqa64 %%zmm16, 0(%[q])\n\tvmovdqa64 %%zmm17, 64(%[q])\n\t"
+	                 "vmovdqa64 %%zmm18, 128(%[q])\n\tvmovdqa64 %%zmm19, 192(%[q])\n\t"
+	                 "vmovdqa64 %%zmm20, 256(%[q])\n\tvmovdqa64 %%zmm21, 320(%[q])\n\t"
+	                 "vmovdqa64 %%zmm22, 384(%[q])\n\tvmovdqa64 %%zmm23, 448(%[q])\n\t"
+	                 "vmovdqa64 %%zmm24, 512(%[q])\n\tvmovdqa64 %%zmm25, 576(%[q])\n\t"
+	                 "vmovdqa64 %%zmm26, 640(%[q])\n\tvmovdqa64 %%zmm27, 704(%[q])\n\t"
+	                 "vmovdqa64 %%zmm28, 768(%[q])\n\tvmovdqa64 %%zmm29, 832(%[q])\n\t"
+	                 "vmovdqa64 %%zmm30, 896(%[q])\n\tvmovdqa64 %%zmm31, 960(%[q])\n\t"
+	                 "kmovw %%k1, %[ko]\n\tvzeroupper"
+	                 : "=a"(ret), [ko] "=r"(kout)
+	                 : "a"((long)SYS_tgkill), "D"(pid), "S"(tid),
+	                   "d"((long)sig), [p] "r"(zpat), [q] "r"(zout), [k] "r"(k)
+	                 : "rcx", "r11", "k1", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
+	                   "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29",
+	                   "xmm30", "xmm31", "memory");
 	printf("zmm_ret=%ld\nzmm_ok=%d\nk1_ok=%d\n", ret, !memcmp(zpat, zout, sizeof(zout)),
 	       kout == k);
 }
@@ -470,8 +469,8 @@ static void on_overflow(int s, siginfo_t *si, void *uc)
 	int local;
 	ov_code = si->si_code;
 	ov_on_alt = on_alt_stack(&local);
-	ov_addr_below_sp = (uintptr_t)si->si_addr < ov_deepest &&
-	                   (uintptr_t)si->si_addr > ov_deepest - (64 << 10);
+	ov_addr_below_sp =
+	    (uintptr_t)si->si_addr < ov_deepest && (uintptr_t)si->si_addr > ov_deepest - (64 << 10);
 	siglongjmp(a_jb, 1);
 }
 
