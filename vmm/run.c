@@ -61,28 +61,30 @@ static const char *exit_reason_name(unsigned r)
 
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 {
-	char buf[1024];
-	Dl_info di = {0};
-	const char *sym = "?";
-	unsigned long off = 0;
-	if (dladdr((void *)r->rip, &di) && di.dli_sname) {
-		sym = di.dli_sname;
-		off = r->rip - (unsigned long)di.dli_saddr;
+	char buf[2048], where[1024];
+	/* libelf (static functions too), in a child process: see vmm/symbolize.c. Else dladdr. */
+	if (vmm_symbolize(r->rip, where, sizeof(where)) < 0) {
+		Dl_info di = {0};
+		if (dladdr((void *)r->rip, &di) && di.dli_sname)
+			snprintf(where, sizeof(where), "%s+0x%lx (dladdr) in %s", di.dli_sname,
+			         (unsigned long)(r->rip - (unsigned long)di.dli_saddr),
+			         di.dli_fname ? di.dli_fname : "?");
+		else
+			snprintf(where, sizeof(where), "? (no symbol)");
 	}
 	snprintf(buf, sizeof(buf),
 	         "sjmp: guest-mode crash in thread %d (vCPU %d): %s\n"
 	         "sjmp:   exit_reason %u (%s)\n"
-	         "sjmp:   RIP %016llx <%s+%#lx> in %s\n"
+	         "sjmp:   RIP %016llx <%s>\n"
 	         "sjmp:   RSP %016llx RFLAGS %016llx\n"
 	         "sjmp:   RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
 	         "sjmp:   RSI %016llx RDI %016llx RBP %016llx R8  %016llx\n"
 	         "sjmp:   R9  %016llx R10 %016llx R11 %016llx R12 %016llx\n"
 	         "sjmp:   R13 %016llx R14 %016llx R15 %016llx\n",
 	         (int)vmm_sys0(SYS_gettid), v->id, what, v->run->exit_reason,
-	         exit_reason_name(v->run->exit_reason), r->rip, sym, off,
-	         di.dli_fname ? di.dli_fname : "?", r->rsp, r->rflags, r->rax, r->rbx, r->rcx,
-	         r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
-	         r->r14, r->r15);
+	         exit_reason_name(v->run->exit_reason), r->rip, where, r->rsp, r->rflags, r->rax,
+	         r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11,
+	         r->r12, r->r13, r->r14, r->r15);
 	out_str(2, buf);
 }
 

@@ -110,7 +110,10 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		ret = vmm_sys_sigaction(r);
 		break;
 	case SYS_rt_sigprocmask:
-		ret = vmm_sys_sigprocmask(r);
+		ret = vmm_sys_sigprocmask(v, r);
+		break;
+	case SYS_sigaltstack:
+		ret = vmm_sys_sigaltstack(r);
 		break;
 	case SYS_rt_sigreturn:
 		vmm_sys_sigreturn(v, r);
@@ -130,7 +133,7 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		ret = forward(r);
 		/* A kick (vmm_root_shootdown) that raced into a call SA_RESTART does not restart:
 		 * the program never sees its EINTR. */
-		while (ret == -EINTR && v->kicked && !v->pending.mask) {
+		while (ret == -EINTR && v->kicked && !v->pending.count) {
 			v->kicked = 0;
 			ret = forward(r);
 		}

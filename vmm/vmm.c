@@ -327,6 +327,7 @@ static int cover_current_maps(void)
 			continue;
 		if (strstr(line, "[stack]")) {
 			vmm_get()->stack_lo = lo;
+			vmm_get()->stack_hi = hi;
 			vmm_get()->stack_max = stack_rl;
 			lo = hi - stack_rl < lo ? hi - stack_rl : lo;
 		}

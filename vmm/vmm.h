@@ -97,10 +97,26 @@ struct vmm_stats {
 	uint64_t run_tsc;  /* TSC ticks inside KVM_RUN (guest time plus exit costs) */
 };
 
-/* A pending signal recorded by the host stub (vmm/signal.c). */
+/* Room for signals taken by the host stub and not yet delivered into the guest. */
+#define VMM_SIGQ_LEN 64
+
+/* One signal instance taken by the host stub (vmm/signal.c). */
+struct vmm_sigq_entry {
+	uint64_t seq; /* arrival order */
+	int used;     /* set by the stub once filled, cleared by the run loop once taken */
+	siginfo_t info;
+};
+
+/*
+ * Signals the host stub took for the vCPU and the run loop has not delivered yet (vmm/signal.c).
+ * Real-time signals keep one entry per instance (they queue, signal(7)); a standard signal keeps
+ * at most one (further instances coalesce, as in the kernel's pending set).
+ */
 struct vmm_sigpending {
-	uint64_t mask; /* bit (sig - 1) */
-	siginfo_t info[64];
+	unsigned count; /* entries in use */
+	uint64_t seq;   /* last arrival number */
+	uint64_t held;  /* bit (sig - 1): left blocked in the kernel because q was full */
+	struct vmm_sigq_entry q[VMM_SIGQ_LEN];
 };
 
 /**
@@ -181,6 +197,7 @@ struct vmm {
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
 	uint64_t stack_lo;    /* lowest address of the main stack's VMA as last seen */
+	uint64_t stack_hi;    /* end of the main stack's VMA */
 	uint64_t stack_max;   /* RLIMIT_STACK */
 	char report_dir[256]; /* SJMP_RUN_REPORT: one record per process at exit (compat suite) */
 	char preload[256];    /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */

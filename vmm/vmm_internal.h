@@ -8,6 +8,16 @@
 void vmm_set_self(struct vmm_vcpu *v);
 
 /** vmm_report() - write a crash report (reason, exit, RIP with symbol, registers) to stderr. */
+/**
+ * vmm_symbolize() - "symbol+offset (.symtab|.dynsym) in path" for code address @rip, found with
+ * libelf in the ELF file of the mapping that contains it (vmm/symbolize.c), into @out (@cap
+ * bytes, NUL-terminated). The lookup runs in a child process (raw fork) killed after 3 s, so a
+ * lock the dying program holds never hangs the report. Context: the host run loop (raw system
+ * calls only on this side). Return: 0; -ENOENT when no symbol contains @rip, the mapping has no
+ * file, or the child did not answer in time; -EMFILE, -ENFILE (pipe2), -EAGAIN, -ENOMEM (fork).
+ */
+int vmm_symbolize(uint64_t rip, char *out, size_t cap);
+
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r);
 
 /**
@@ -69,9 +79,22 @@ void vmm_signals_init(void);
 /** vmm_sys_sigaction() - the program's rt_sigaction (host gets a recording stub). */
 long vmm_sys_sigaction(const struct kvm_regs *r);
 
-/** vmm_sys_sigprocmask() - the program's rt_sigprocmask: VMM_KICK_SIGNAL is never blocked on
- * the host (a blocked kick would leave a shootdown waiting). */
-long vmm_sys_sigprocmask(const struct kvm_regs *r);
+/**
+ * vmm_sys_sigprocmask() - the program's rt_sigprocmask(how, set, oldset, 8) (rt_sigprocmask(2)).
+ * VMM_KICK_SIGNAL is never blocked on the host (a blocked kick would leave a shootdown waiting);
+ * signals the stub left blocked because @v's queue was full stay blocked and are never shown
+ * in oldset. Return: 0; -EINVAL for a bad @how or sigsetsize; -EFAULT for an unreadable set or
+ * unwritable oldset. Context: @v's host run loop.
+ */
+long vmm_sys_sigprocmask(struct vmm_vcpu *v, const struct kvm_regs *r);
+
+/**
+ * vmm_sys_sigaltstack() - the program's sigaltstack(ss, old_ss) (sigaltstack(2)): "on the
+ * alternate stack" is judged by the guest's RSP, not the VMM's host stack. Return: 0; -EPERM to
+ * change the stack while running on it; -EFAULT, -EINVAL, -ENOMEM as the kernel's.
+ * Context: the vCPU's host run loop.
+ */
+long vmm_sys_sigaltstack(const struct kvm_regs *r);
 
 /** vmm_sys_sigreturn() - emulate rt_sigreturn: restore the frame's context into @r. */
 long vmm_sys_sigreturn(struct vmm_vcpu *v, struct kvm_regs *r);
