@@ -26,7 +26,7 @@ static int bench_cmp_u64(const void *a, const void *b)
 
 /** Sorts @v and reports median and p99 as "NAME median_ns=... p99_ns=... n=..." plus @extra. */
 static inline void bench_report(const char *bench, const char *name, uint64_t *v, size_t n,
-				const char *extra)
+                                const char *extra)
 {
 	qsort(v, n, sizeof(*v), bench_cmp_u64);
 	uint64_t med = v[n / 2], p99 = v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];

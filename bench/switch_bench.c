@@ -34,7 +34,7 @@
 
 #include "bench.h"
 
-#define SAMPLES 2000
+#define SAMPLES  2000
 #define SEG_BASE (SJMP_ZONE_BASE + (16UL << 30))
 #define SEG_SIZE (64UL << 20)
 

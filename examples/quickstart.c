@@ -25,7 +25,7 @@
 #define VAS_NAME "qs"
 #define SEG_BASE (SJMP_ZONE_BASE + (1UL << 30)) /* any fixed, page-aligned address in the zone */
 #define SEG_SIZE (64UL << 20)
-#define NODES 100000
+#define NODES    100000
 
 struct node {
 	uint64_t key;
@@ -182,8 +182,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int same = !strcmp(a, b);
-	printf("%s: the second process walked the first one's pointers %s\n",
-	       same ? "OK" : "FAIL", same ? "unchanged" : "and got another checksum");
+	printf("%s: the second process walked the first one's pointers %s\n", same ? "OK" : "FAIL",
+	       same ? "unchanged" : "and got another checksum");
 	clean();
 	return same ? 0 : 1;
 }

@@ -85,12 +85,25 @@ struct sjmp_guest_percpu {
 	uint32_t abi_version; /* SJMP_GUEST_ABI_VERSION */
 	uint32_t vcpu_id;
 	uint64_t vif_gpa; /* kvm_pvm VIF page to register, 0 elsewhere */
-	uint64_t cur_cr3; /* the root loaded now (never read CR3: it exits on kvm_pvm) */
-	uint64_t reserved[4];
+	uint64_t
+	    cur_cr3; /* the root loaded now (never read CR3: it exits on kvm_pvm); stored
+	              * BEFORE the CR3 load, so a shootdown never misses a vCPU entering a root */
+	/* guest_reload_cr3 (written by the host when it sends the vCPU there, read by the stub). */
+	uint64_t reload_cr3; /* the CR3 value to load: cur_cr3 without the no-flush bit */
+	uint64_t resume_rip; /* where the interrupted code continues */
+	uint64_t scratch;    /* RAX while the stub runs */
+	uint64_t reserved[1];
 };
+_Static_assert(sizeof(struct sjmp_guest_percpu) == 64, "percpu layout");
+_Static_assert(__builtin_offsetof(struct sjmp_guest_percpu, reload_cr3) == 32, "percpu layout");
+_Static_assert(__builtin_offsetof(struct sjmp_guest_percpu, resume_rip) == 40, "percpu layout");
+_Static_assert(__builtin_offsetof(struct sjmp_guest_percpu, scratch) == 48, "percpu layout");
 #endif
 
 /* Offsets in struct sjmp_guest_percpu, for the assembly. */
-#define SJMP_PC_VIF_GPA 16
+#define SJMP_PC_VIF_GPA    16
+#define SJMP_PC_RELOAD_CR3 32
+#define SJMP_PC_RESUME_RIP 40
+#define SJMP_PC_SCRATCH    48
 
 #endif

@@ -62,6 +62,22 @@ guest_trap_stubs:
 	vec = vec + 1
 	.endr
 
+/*
+ * guest_reload_cr3 - the host sends a vCPU here (vmm_root_shootdown, or a #PF in the zone at an
+ * address its root maps) to reload CR3 before it runs more of the program: on kvm_pvm a store to
+ * the guest page tables takes effect only at invlpg or a CR3 load (platform.md); elsewhere a CR3
+ * load without the no-flush bit flushes the PCID's translations (SDM Vol. 3A 4.10.4.1). `mov`
+ * changes no flag; every register but RIP is kept (RAX through the percpu page, GS.base).
+ */
+	.balign 16
+	.globl guest_reload_cr3
+guest_reload_cr3:
+	mov %rax, %gs:SJMP_PC_SCRATCH
+	mov %gs:SJMP_PC_RELOAD_CR3, %rax
+	mov %rax, %cr3
+	mov %gs:SJMP_PC_SCRATCH, %rax
+	jmp *%gs:SJMP_PC_RESUME_RIP
+
 	.globl guest_stubs_end
 guest_stubs_end:
 	.section .note.GNU-stack, "", @progbits

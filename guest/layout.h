@@ -22,8 +22,8 @@
 #define SJMP_GPA_BASE (4UL << 30)
 
 /* PML4 slots of the SpaceJMP segment zone (include/sjmp.h): never part of the common region. */
-#define SJMP_ZONE_PML4_FIRST 48 /* SJMP_ZONE_BASE >> 39 */
-#define SJMP_ZONE_PML4_END   80 /* (SJMP_ZONE_BASE + SJMP_ZONE_SIZE) >> 39 */
+#define SJMP_ZONE_PML4_FIRST 33 /* SJMP_ZONE_BASE >> 39 */
+#define SJMP_ZONE_PML4_END   40 /* (SJMP_ZONE_BASE + SJMP_ZONE_SIZE) >> 39 */
 
 /* Pool of page-table pages (host memory, covered by a memslot like everything else). */
 #define SJMP_PT_POOL_SIZE (16UL << 20)

@@ -34,7 +34,7 @@ extern "C" {
 #define SJMP_VERSION_MAJOR 0
 #define SJMP_VERSION_MINOR 1
 #define SJMP_VERSION_PATCH 0
-#define SJMP_VERSION ((SJMP_VERSION_MAJOR << 16) | (SJMP_VERSION_MINOR << 8) | SJMP_VERSION_PATCH)
+#define SJMP_VERSION       ((SJMP_VERSION_MAJOR << 16) | (SJMP_VERSION_MINOR << 8) | SJMP_VERSION_PATCH)
 
 #if defined(SJMP_BUILDING) && defined(__GNUC__)
 #define SJMP_API __attribute__((visibility("default")))
@@ -56,20 +56,24 @@ typedef int sjmp_sid_t;
  * The segment zone: the band of virtual addresses that holds every segment. A constant of the
  * on-disk format (recorded in every segment's metadata), so a persistent segment comes back at
  * the same address on any machine. It lies above AddressSanitizer's shadow (which ends below
- * 0x100080000000) and below the legacy bottom-up mmap base (TASK_SIZE / 3, 0x2aaaaaaab000), and
- * the library reserves it (PROT_NONE) at initialisation so that the host never places anything
+ * 0x100080000000), below where the kernel starts bottom-up mmap placement with an unlimited
+ * stack (`ulimit -s unlimited`: from about 0x145500000000 on Linux 6.18, TASK_SIZE / 3 on older
+ * kernels), far below the top-down mmap area and below the band where Criterion and similar
+ * tools place randomised mappings (0x200000000000 and up), on 512 GiB boundaries (whole PML4
+ * entries, SDM Vol. 3A 4.5): 3.5 TiB, which bounds one VAS, not the memory of all of them. The
+ * library reserves it (PROT_NONE) at initialisation so that the host never places anything
  * there.
  */
-#define SJMP_ZONE_BASE 0x180000000000UL
-#define SJMP_ZONE_SIZE 0x100000000000UL
+#define SJMP_ZONE_BASE 0x108000000000UL
+#define SJMP_ZONE_SIZE 0x038000000000UL
 
 /** Longest object name, in bytes, without the terminating NUL. */
 #define SJMP_NAME_MAX 63
 
 /* Permission / attachment flags (sjmp_seg_alloc, sjmp_seg_attach). */
-#define SJMP_READ 0x1  /**< map readable */
+#define SJMP_READ  0x1 /**< map readable */
 #define SJMP_WRITE 0x2 /**< map writable (implies readable) */
-#define SJMP_EXEC 0x4  /**< map executable */
+#define SJMP_EXEC  0x4 /**< map executable */
 
 /* sjmp_seg_alloc flags. */
 #define SJMP_SEG_LOCKABLE 0x100 /**< switching into a VAS that maps it takes its rwlock */
@@ -85,8 +89,8 @@ enum sjmp_backend_kind {
 };
 
 /** Capability bits (sjmp_caps()). */
-#define SJMP_CAP_PER_THREAD_VAS 0x1 /**< threads of one process may be in different VASes */
-#define SJMP_CAP_PCID 0x2           /**< switches keep TLB entries tagged by PCID */
+#define SJMP_CAP_PER_THREAD_VAS    0x1 /**< threads of one process may be in different VASes */
+#define SJMP_CAP_PCID              0x2 /**< switches keep TLB entries tagged by PCID */
 #define SJMP_CAP_NO_SYSCALL_SWITCH 0x4 /**< a switch makes no system call */
 
 /** Record returned by enumeration and sjmp_seg_ctl(SJMP_SEG_STAT). */
@@ -110,13 +114,13 @@ struct sjmp_vas_info {
 };
 
 /* sjmp_seg_ctl commands. */
-#define SJMP_SEG_STAT 1  /**< arg: struct sjmp_seg_info * */
+#define SJMP_SEG_STAT  1 /**< arg: struct sjmp_seg_info * */
 #define SJMP_SEG_CHMOD 2 /**< arg: mode_t * ; changes the mode of every file of the segment */
 
 /* sjmp_vas_ctl commands. */
-#define SJMP_VAS_STAT 1  /**< arg: struct sjmp_vas_info * */
+#define SJMP_VAS_STAT  1 /**< arg: struct sjmp_vas_info * */
 #define SJMP_VAS_CHMOD 2 /**< arg: mode_t * */
-#define SJMP_VAS_SEGS 3  /**< arg: struct sjmp_vas_segs * ; lists the VAS's global segments */
+#define SJMP_VAS_SEGS  3 /**< arg: struct sjmp_vas_segs * ; lists the VAS's global segments */
 
 /** Argument of SJMP_VAS_SEGS: fill up to cap entries, set count to the total. */
 struct sjmp_vas_segs {
@@ -126,7 +130,12 @@ struct sjmp_vas_segs {
 };
 
 /** Log levels for the log hook. */
-enum sjmp_log_level { SJMP_LOG_ERROR = 0, SJMP_LOG_WARN = 1, SJMP_LOG_INFO = 2, SJMP_LOG_DEBUG = 3 };
+enum sjmp_log_level {
+	SJMP_LOG_ERROR = 0,
+	SJMP_LOG_WARN = 1,
+	SJMP_LOG_INFO = 2,
+	SJMP_LOG_DEBUG = 3
+};
 
 /** Log hook: receives one line without trailing newline. */
 typedef void (*sjmp_log_fn)(enum sjmp_log_level level, const char *line, void *arg);
@@ -286,7 +295,8 @@ SJMP_API int sjmp_vas_switch(sjmp_vh_t vh);
  * @flags:    0 or SJMP_SWITCH_NONBLOCK.
  * @deadline: absolute CLOCK_MONOTONIC time, or NULL for no limit; ignored with NONBLOCK.
  * Return: as sjmp_vas_switch, plus -EBUSY (NONBLOCK and a lock is held), -ETIMEDOUT
- * (deadline passed) and -EINVAL (unknown @flags). On error the thread stays where it was, holding what it held.
+ * (deadline passed) and -EINVAL (unknown @flags). On error the thread stays where it was, holding
+ * what it held.
  */
 SJMP_API int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadline);
 
@@ -354,7 +364,7 @@ SJMP_API int sjmp_vas_list(struct sjmp_vas_info *out, unsigned cap);
  * -EACCES: SJMP_DIR is not writable.
  */
 SJMP_API sjmp_sid_t sjmp_seg_alloc(const char *name, uintptr_t base, size_t size, unsigned flags,
-				   mode_t mode);
+                                   mode_t mode);
 
 /**
  * sjmp_seg_find() - open a named segment: read-write when the caller may write its file,
@@ -389,7 +399,8 @@ SJMP_API int sjmp_seg_detach(sjmp_vh_t vh, sjmp_sid_t sid);
  */
 SJMP_API int sjmp_seg_attach_global(sjmp_vid_t vid, sjmp_sid_t sid, unsigned prot);
 
-/** sjmp_seg_detach_global() - remove a segment from a VAS object. Return: 0, -EBADF, -ENOENT, -EACCES. */
+/** sjmp_seg_detach_global() - remove a segment from a VAS object. Return: 0, -EBADF, -ENOENT,
+ * -EACCES. */
 SJMP_API int sjmp_seg_detach_global(sjmp_vid_t vid, sjmp_sid_t sid);
 
 /**
@@ -448,7 +459,7 @@ struct sjmp_seg_header {
 	void *root;           /**< the program's root pointer (sjmp_seg_root_set) */
 	uint64_t reserved[3]; /**< zero */
 };
-#define SJMP_SEG_HEADER_MAGIC 0x314745534a4d4a53ULL /* "SJMJSEG1" little-endian */
+#define SJMP_SEG_HEADER_MAGIC   0x314745534a4d4a53ULL /* "SJMJSEG1" little-endian */
 #define SJMP_SEG_HEADER_VERSION 1
 
 /**

@@ -24,8 +24,8 @@
 #include "vmm.h"
 
 struct kvm_seg {
-	void *shadow;  /* host mapping of the data file, outside the zone */
-	uint64_t gpa;  /* where the VM sees it */
+	void *shadow; /* host mapping of the data file, outside the zone */
+	uint64_t gpa; /* where the VM sees it */
 };
 
 struct kvm_inst {
@@ -72,16 +72,16 @@ static int seg_open(struct sjmp__seg *s)
 		int e = errno;
 		free(k);
 		return sjmp__fail(e, "kvm backend: mapping a segment in the host",
-				  "\"%s\" (%zu bytes): check memory limits", s->name, s->size);
+		                  "\"%s\" (%zu bytes): check memory limits", s->name, s->size);
 	}
 	int r = vmm_memslot_add((uint64_t)k->shadow, s->size, &k->gpa);
 	if (r < 0) {
 		munmap(k->shadow, s->size);
 		free(k);
 		return sjmp__fail(r, "kvm backend: registering a segment with the VM",
-				  "no guest-physical space or memslot left for \"%s\"; detach "
-				  "segments or use SJMP_BACKEND=mmap",
-				  s->name);
+		                  "no guest-physical space or memslot left for \"%s\"; detach "
+		                  "segments or use SJMP_BACKEND=mmap",
+		                  s->name);
 	}
 	s->backend_priv = k;
 	return 0;
@@ -108,7 +108,7 @@ static int inst_create(struct sjmp__inst *in)
 	if (r < 0) {
 		free(k);
 		return sjmp__fail(r, "vas_attach: page-table root",
-				  "the VM's page-table pool is exhausted; detach VASes");
+		                  "the VM's page-table pool is exhausted; detach VASes");
 	}
 	/* PCID 0 is the primary VAS; the others get their own tag while they last (4095),
 	 * then share tags, which only costs flushes (SDM 4.10.1). */
@@ -142,22 +142,35 @@ static int inst_map(struct sjmp__inst *in, const struct sjmp__attachment *a)
 {
 	const struct sjmp__seg *s = a->seg;
 	const struct kvm_seg *ks = s->backend_priv;
-	uint64_t perm = (a->prot & SJMP_WRITE ? GUEST_PT_RW : 0) |
-			(a->prot & SJMP_EXEC ? 0 : GUEST_PT_NX);
+	uint64_t perm =
+	    (a->prot & SJMP_WRITE ? GUEST_PT_RW : 0) | (a->prot & SJMP_EXEC ? 0 : GUEST_PT_NX);
 	int r = vmm_root_map(inst_of(in)->root, s->base, s->size, ks->gpa, perm);
 	if (r < 0) {
 		vmm_root_unmap(inst_of(in)->root, s->base, s->size);
 		return sjmp__fail(r, "attaching a segment: page tables",
-				  "the VM's page-table pool is exhausted");
+		                  "the VM's page-table pool is exhausted");
 	}
+	/* Other threads in this VAS need nothing: a translation they cached as not present
+	 * faults, and the VMM reloads their CR3 when the root now maps the address. */
 	refresh_self(in);
 	return 0;
 }
 
 static void inst_unmap(struct sjmp__inst *in, const struct sjmp__attachment *a)
 {
-	vmm_root_unmap(inst_of(in)->root, a->seg->base, a->seg->size);
+	struct kvm_inst *k = inst_of(in);
+	vmm_root_unmap(k->root, a->seg->base, a->seg->size);
+	/* With PCIDs, threads elsewhere may still hold translations tagged with this VAS's
+	 * PCID: give it a fresh one so no later switch (no-flush) finds them (SDM Vol. 3A
+	 * 4.10.4.1). The primary VAS keeps PCID 0 and relies on the reload below. */
+	if (have_pcid && k != &primary) {
+		k->pcid = next_pcid;
+		next_pcid = next_pcid == 4095 ? 1 : next_pcid + 1;
+	}
 	refresh_self(in);
+	/* Threads in this VAS now: reload CR3 before they run on (they would keep reading the
+	 * old segment through cached translations, platform.md). */
+	vmm_root_shootdown(k->root);
 }
 
 static int activate(struct sjmp__inst *from, struct sjmp__inst *to)
@@ -168,15 +181,15 @@ static int activate(struct sjmp__inst *from, struct sjmp__inst *to)
 }
 
 struct sjmp__backend sjmp__backend_kvm = {
-	.name = "kvm",
-	.kind = SJMP_BACKEND_KVM,
-	.caps = SJMP_CAP_PER_THREAD_VAS | SJMP_CAP_NO_SYSCALL_SWITCH, /* | PCID: set by init */
-	.init = kvm_init,
-	.seg_open = seg_open,
-	.seg_close = seg_close,
-	.inst_create = inst_create,
-	.inst_destroy = inst_destroy,
-	.inst_map = inst_map,
-	.inst_unmap = inst_unmap,
-	.activate = activate,
+    .name = "kvm",
+    .kind = SJMP_BACKEND_KVM,
+    .caps = SJMP_CAP_PER_THREAD_VAS | SJMP_CAP_NO_SYSCALL_SWITCH, /* | PCID: set by init */
+    .init = kvm_init,
+    .seg_open = seg_open,
+    .seg_close = seg_close,
+    .inst_create = inst_create,
+    .inst_destroy = inst_destroy,
+    .inst_map = inst_map,
+    .inst_unmap = inst_unmap,
+    .activate = activate,
 };

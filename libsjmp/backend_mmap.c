@@ -25,11 +25,11 @@ static int map_one(const struct sjmp__attachment *a)
 {
 	const struct sjmp__seg *s = a->seg;
 	void *p = mmap((void *)s->base, s->size, prot_bits(a->prot), MAP_SHARED | MAP_FIXED,
-		       s->data_fd, 0);
+	               s->data_fd, 0);
 	if (p == MAP_FAILED)
 		return sjmp__fail(errno, "mapping a segment",
-				  "mmap of \"%s\" (%zu bytes) failed; check memory limits", s->name,
-				  s->size);
+		                  "mmap of \"%s\" (%zu bytes) failed; check memory limits", s->name,
+		                  s->size);
 	return 0;
 }
 
@@ -111,15 +111,15 @@ static int activate(struct sjmp__inst *from, struct sjmp__inst *to)
 }
 
 const struct sjmp__backend sjmp__backend_mmap = {
-	.name = "mmap",
-	.kind = SJMP_BACKEND_MMAP,
-	.caps = 0,
-	.init = mmap_init,
-	.seg_open = seg_open,
-	.seg_close = seg_close,
-	.inst_create = inst_create,
-	.inst_destroy = inst_destroy,
-	.inst_map = inst_map,
-	.inst_unmap = inst_unmap,
-	.activate = activate,
+    .name = "mmap",
+    .kind = SJMP_BACKEND_MMAP,
+    .caps = 0,
+    .init = mmap_init,
+    .seg_open = seg_open,
+    .seg_close = seg_close,
+    .inst_create = inst_create,
+    .inst_destroy = inst_destroy,
+    .inst_map = inst_map,
+    .inst_unmap = inst_unmap,
+    .activate = activate,
 };

@@ -66,23 +66,23 @@ int sjmp__zone_unmap(uintptr_t base, size_t size)
 	/* Replacing the range with a fresh PROT_NONE reservation (rather than munmap) keeps the
 	 * host from ever placing its own mappings inside the zone. */
 	void *p = mmap((void *)base, size, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	return p == MAP_FAILED ? -errno : 0;
 }
 
 static int reserve_zone(void)
 {
 	void *p = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		return sjmp__fail(errno, "sjmp_init: reserving the segment zone",
-				  "something is already mapped in [%#lx, %#lx): do not map there "
-				  "before sjmp_init",
-				  SJMP_ZONE_BASE, SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
+		                  "something is already mapped in [%#lx, %#lx): do not map there "
+		                  "before sjmp_init",
+		                  SJMP_ZONE_BASE, SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
 	if (p != (void *)SJMP_ZONE_BASE) { /* kernels before 4.17 ignore the flag */
 		munmap(p, SJMP_ZONE_SIZE);
 		return sjmp__fail(EEXIST, "sjmp_init: reserving the segment zone",
-				  "the kernel placed it elsewhere; Linux 4.17 or later is needed");
+		                  "the kernel placed it elsewhere; Linux 4.17 or later is needed");
 	}
 	zone_reserved = true;
 	return 0;
@@ -105,12 +105,12 @@ static int open_dir(void)
 		snprintf(dir_path, sizeof(dir_path), "/dev/shm/sjmp-%u", (unsigned)getuid());
 	if (mkdir(dir_path, 0755) < 0 && errno != EEXIST)
 		return sjmp__fail(errno, "sjmp_init: creating SJMP_DIR",
-				  "cannot create %s; set SJMP_DIR to a writable directory",
-				  dir_path);
+		                  "cannot create %s; set SJMP_DIR to a writable directory",
+		                  dir_path);
 	dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return sjmp__fail(errno, "sjmp_init: opening SJMP_DIR",
-				  "%s must be a directory the user can search", dir_path);
+		                  "%s must be a directory the user can search", dir_path);
 	/* The subdirectories take the directory's own mode, so a group-shared SJMP_DIR stays
 	 * shared. */
 	struct stat st;
@@ -119,8 +119,8 @@ static int open_dir(void)
 	vas_fd = open_subdir(dir_fd, "vas", mode);
 	if (seg_fd < 0 || vas_fd < 0)
 		return sjmp__fail(seg_fd < 0 ? seg_fd : vas_fd, "sjmp_init: opening SJMP_DIR",
-				  "cannot create seg/ and vas/ in %s; check its permissions",
-				  dir_path);
+		                  "cannot create seg/ and vas/ in %s; check its permissions",
+		                  dir_path);
 	return 0;
 }
 
@@ -134,7 +134,7 @@ static int choose_backend(void)
 	bool is_auto = !want || !*want || !strcmp(want, "auto");
 	if (want && *want && !is_auto && strcmp(want, "kvm") && strcmp(want, "mmap"))
 		return sjmp__fail(EINVAL, "sjmp_init: SJMP_BACKEND",
-				  "unknown value \"%s\": use kvm, mmap or auto", want);
+		                  "unknown value \"%s\": use kvm, mmap or auto", want);
 	if (is_auto || !strcmp(want, "kvm")) {
 		int r = sjmp__backend_kvm.init();
 		if (r == 0) {
@@ -143,12 +143,22 @@ static int choose_backend(void)
 		}
 		if (!is_auto)
 			return sjmp__fail(ENODEV, "sjmp_init: SJMP_BACKEND=kvm",
-					  "guest mode is unavailable (%s, see the line above); use "
-					  "SJMP_BACKEND=mmap or auto",
-					  sjmp__errname(r));
+			                  "guest mode is unavailable (%s, see the line above); use "
+			                  "SJMP_BACKEND=mmap or auto",
+			                  sjmp__errname(r));
 		sjmp__log(SJMP_LOG_WARN, "kvm backend unavailable (%s): using the mmap backend",
-			  sjmp__errname(r));
+		          sjmp__errname(r));
 	}
+	/* In guest mode the zone belongs to the page-table roots: host mappings there are
+	 * invisible to the guest, so the mmap backend cannot show segments. */
+	if (vmm_self() || vmm_other_copy_entered())
+		return sjmp__fail(vmm_self() ? EINVAL : ENOTSUP, "sjmp_init: the mmap backend",
+		                  vmm_self()
+		                      ? "the process is in guest mode, where segments are "
+		                        "mapped by page-table roots: use SJMP_BACKEND=kvm or "
+		                        "auto"
+		                      : "another copy of libsjmp in this process entered guest "
+		                        "mode; link libsjmp once");
 	backend = &sjmp__backend_mmap;
 	return backend->init();
 }
@@ -195,8 +205,8 @@ static void do_init(void)
 	/* The zone is reserved before guest mode starts, so the host never places anything
 	 * there and the common region never covers it. */
 	int r = open_dir();
-	if (r == 0)
-		r = reserve_zone();
+	if (r == 0 && !vmm_self() && !vmm_other_copy_entered())
+		r = reserve_zone(); /* in guest mode, vmm_init reserved it before entering */
 	if (r == 0)
 		r = choose_backend();
 	if (r == 0)
@@ -263,7 +273,7 @@ __attribute__((constructor(102))) static void sjmp__run_enter(void)
 	int r = sjmp_enter();
 	if (r == -ENOTSUP && vmm_other_copy_entered()) {
 		sjmp__log(SJMP_LOG_WARN, "sjmp-run: guest mode was entered by another copy of "
-		                         "libsjmp; this copy keeps to the mmap backend");
+		                         "libsjmp; this copy's sjmp_init() will fail with ENOTSUP");
 		return;
 	}
 	if (r < 0) {

@@ -28,17 +28,17 @@ struct sjmp__backend;
 #define SJMP__FORMAT_VERSION 1
 
 struct sjmp__seg {
-	int refs;                    /* handles + attachments + held locks */
+	int refs;                     /* handles + attachments + held locks */
 	char name[SJMP_NAME_MAX + 1]; /* "" when unnamed */
 	uintptr_t base;
 	size_t size;
-	unsigned flags;     /* SJMP_READ/WRITE/EXEC | SJMP_SEG_LOCKABLE */
-	int data_fd;        /* O_RDWR when writable, else O_RDONLY; close-on-exec */
-	bool writable;      /* the caller may write the data file */
-	dev_t dev;          /* identity of the data file */
+	unsigned flags; /* SJMP_READ/WRITE/EXEC | SJMP_SEG_LOCKABLE */
+	int data_fd;    /* O_RDWR when writable, else O_RDONLY; close-on-exec */
+	bool writable;  /* the caller may write the data file */
+	dev_t dev;      /* identity of the data file */
 	ino_t ino;
 	struct sjmp__lockfile *lf;
-	void *backend_priv; /* the backend's per-segment state (kvm: host mapping) */
+	void *backend_priv;     /* the backend's per-segment state (kvm: host mapping) */
 	struct sjmp__seg *next; /* in the list of open segments */
 };
 
@@ -50,7 +50,7 @@ struct sjmp__attachment {
 };
 
 struct sjmp__vasobj {
-	int refs;                    /* handles + instances */
+	int refs;                     /* handles + instances */
 	char name[SJMP_NAME_MAX + 1]; /* "" when unnamed */
 	/* Unnamed VASes keep their global segments here; named ones in their record. */
 	struct sjmp__attachment *globals;

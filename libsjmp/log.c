@@ -61,24 +61,67 @@ int sjmp__fail(int err, const char *op, const char *remedy_fmt, ...)
 	return -err;
 }
 
+/* The errno values this library returns or passes on, by name (messages name them). */
+static const struct {
+	int err;
+	const char *name;
+} errnames[] = {
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {ESRCH, "ESRCH"},
+    {EINTR, "EINTR"},
+    {EIO, "EIO"},
+    {ENXIO, "ENXIO"},
+    {E2BIG, "E2BIG"},
+    {ENOEXEC, "ENOEXEC"},
+    {EBADF, "EBADF"},
+    {ECHILD, "ECHILD"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {EXDEV, "EXDEV"},
+    {ENODEV, "ENODEV"},
+    {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {ENOTTY, "ENOTTY"},
+    {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},
+    {ESPIPE, "ESPIPE"},
+    {EROFS, "EROFS"},
+    {EMLINK, "EMLINK"},
+    {EPIPE, "EPIPE"},
+    {ERANGE, "ERANGE"},
+    {EDEADLK, "EDEADLK"},
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ENOSYS, "ENOSYS"},
+    {ENOTEMPTY, "ENOTEMPTY"},
+    {ELOOP, "ELOOP"},
+    {EBADMSG, "EBADMSG"},
+    {EOVERFLOW, "EOVERFLOW"},
+    {EUSERS, "EUSERS"},
+    {ENOTSUP, "ENOTSUP"},
+    {EADDRINUSE, "EADDRINUSE"},
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {EUCLEAN, "EUCLEAN"},
+    {EOWNERDEAD, "EOWNERDEAD"},
+    {EDQUOT, "EDQUOT"},
+    {ENOLCK, "ENOLCK"},
+};
+
 const char *sjmp__errname(int err)
 {
 	if (err < 0)
 		err = -err;
-	switch (err) {
-#define E(x)                                                                                       \
-	case x:                                                                                    \
-		return #x;
-		E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(ENOEXEC) E(EBADF)
-		E(ECHILD) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY) E(EEXIST) E(EXDEV)
-		E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOTTY) E(EFBIG)
-		E(ENOSPC) E(ESPIPE) E(EROFS) E(EMLINK) E(EPIPE) E(ERANGE) E(EDEADLK)
-		E(ENAMETOOLONG) E(ENOSYS) E(ENOTEMPTY) E(ELOOP) E(EBADMSG) E(EOVERFLOW) E(EUSERS)
-		E(ENOTSUP) E(EADDRINUSE) E(ETIMEDOUT) E(EUCLEAN) E(EOWNERDEAD) E(EDQUOT)
-#undef E
-	default:
-		return "E?";
-	}
+	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+		if (errnames[i].err == err)
+			return errnames[i].name;
+	return "E?";
 }
 
 const char *sjmp_strerror(int err)

@@ -8,7 +8,7 @@
 
 /** sjmp__log() - format one line and pass it to the hook. */
 void sjmp__log(enum sjmp_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /** sjmp__errname() - "EACCES" for EACCES (positive or negative errno); "E?" when unknown. */
 const char *sjmp__errname(int err);
@@ -18,6 +18,6 @@ const char *sjmp__errname(int err);
  * sign), so a failing path reads `return sjmp__fail(err, "op", "remedy %s", x);`.
  */
 int sjmp__fail(int err, const char *op, const char *remedy_fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

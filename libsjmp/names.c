@@ -15,7 +15,8 @@ static bool name_char_ok(char c)
 int sjmp__name_check(const char *op, const char *name)
 {
 	if (!name)
-		return sjmp__fail(EINVAL, op, "the name is NULL; pass a name or use the unnamed form");
+		return sjmp__fail(EINVAL, op,
+		                  "the name is NULL; pass a name or use the unnamed form");
 	size_t n = strnlen(name, SJMP_NAME_MAX + 1);
 	if (n == 0 || n > SJMP_NAME_MAX)
 		return sjmp__fail(EINVAL, op, "a name has 1 to %d bytes", SJMP_NAME_MAX);
@@ -24,6 +25,6 @@ int sjmp__name_check(const char *op, const char *name)
 	for (size_t i = 0; i < n; i++)
 		if (!name_char_ok(name[i]))
 			return sjmp__fail(EINVAL, op,
-					  "byte %zu of the name is not one of [A-Za-z0-9._-]", i);
+			                  "byte %zu of the name is not one of [A-Za-z0-9._-]", i);
 	return 0;
 }

@@ -51,8 +51,7 @@ static void remove_tree(int parentfd, const char *name)
 	unlinkat(parentfd, name, AT_REMOVEDIR);
 }
 
-int sjmp__objdir_commit(int parentfd, int dirfd, const char *tmpname, const char *name,
-			mode_t mode)
+int sjmp__objdir_commit(int parentfd, int dirfd, const char *tmpname, const char *name, mode_t mode)
 {
 	if (fchmod(dirfd, sjmp__dir_mode(mode)) < 0)
 		return -errno;

@@ -26,7 +26,7 @@ int sjmp__objdir_begin(int parentfd, char tmpname[SJMP__TMPNAME_MAX]);
  * Return: 0, or -EEXIST (name taken: the temporary directory is removed), or -errno.
  */
 int sjmp__objdir_commit(int parentfd, int dirfd, const char *tmpname, const char *name,
-			mode_t mode);
+                        mode_t mode);
 /** sjmp__objdir_abort() - remove a temporary directory and its files. */
 void sjmp__objdir_abort(int parentfd, const char *tmpname);
 /** sjmp__objdir_remove() - delete object @name. Return 0, -ENOENT, -EACCES, -errno. */

@@ -30,7 +30,7 @@ int sjmp__seg_meta_check(const struct sjmp__seg_meta *m, size_t len, const char 
 	else if (m->zone_base != SJMP_ZONE_BASE || m->zone_size != SJMP_ZONE_SIZE)
 		why = "it was made for another segment zone layout";
 	else if (m->base < SJMP_ZONE_BASE || m->size == 0 || m->size > SJMP_ZONE_SIZE ||
-		 m->base - SJMP_ZONE_BASE > SJMP_ZONE_SIZE - m->size)
+	         m->base - SJMP_ZONE_BASE > SJMP_ZONE_SIZE - m->size)
 		why = "its range lies outside the segment zone";
 	else if (memchr(m->name, 0, sizeof(m->name)) == NULL)
 		why = "its name is not terminated";
@@ -121,10 +121,10 @@ int sjmp__vas_rec_read(int fd, const char *what, struct sjmp__vas_entry **out)
 int sjmp__vas_rec_write(int fd, const struct sjmp__vas_entry *e, unsigned n)
 {
 	struct sjmp__vas_head h = {
-		.magic = SJMP__VAS_REC_MAGIC,
-		.version = SJMP__FORMAT_VERSION,
-		.nsegs = n,
-		.entry_size = sizeof(struct sjmp__vas_entry),
+	    .magic = SJMP__VAS_REC_MAGIC,
+	    .version = SJMP__FORMAT_VERSION,
+	    .nsegs = n,
+	    .entry_size = sizeof(struct sjmp__vas_entry),
 	};
 	h.checksum = vas_rec_sum(&h, e);
 	size_t len = sizeof(h) + (size_t)n * sizeof(*e);

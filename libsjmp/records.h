@@ -12,7 +12,7 @@
 #include "internal.h"
 
 #define SJMP__SEG_META_MAGIC 0x4154454d47455353ULL /* "SSEGMETA" */
-#define SJMP__VAS_REC_MAGIC 0x5243455341564a53ULL /* "SJVASREC" */
+#define SJMP__VAS_REC_MAGIC  0x5243455341564a53ULL /* "SJVASREC" */
 
 /** A segment's meta file: immutable after creation. */
 struct sjmp__seg_meta {

@@ -59,7 +59,7 @@ static struct sjmp__seg *find_open(dev_t dev, ino_t ino)
 
 /* Builds the object for an opened data file; takes ownership of data_fd in every case. */
 static int seg_object(int data_fd, bool writable, const struct sjmp__seg_meta *m,
-		      struct sjmp__seg **out)
+                      struct sjmp__seg **out)
 {
 	struct stat st;
 	if (fstat(data_fd, &st) < 0) {
@@ -70,9 +70,9 @@ static int seg_object(int data_fd, bool writable, const struct sjmp__seg_meta *m
 	if ((uint64_t)st.st_size != m->size) {
 		close(data_fd);
 		return sjmp__fail(EBADMSG, "opening segment data",
-				  "the data file of \"%s\" has %lld bytes, its record says %llu; "
-				  "delete the segment",
-				  m->name, (long long)st.st_size, (unsigned long long)m->size);
+		                  "the data file of \"%s\" has %lld bytes, its record says %llu; "
+		                  "delete the segment",
+		                  m->name, (long long)st.st_size, (unsigned long long)m->size);
 	}
 	struct sjmp__seg *s = find_open(st.st_dev, st.st_ino);
 	if (s) { /* the same segment opened twice: one object */
@@ -122,9 +122,10 @@ static int read_meta(int dirfd, const char *name, struct sjmp__seg_meta *m)
 	snprintf(what, sizeof(what), "segment \"%s\"", name);
 	int fd = openat(dirfd, "meta", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? sjmp__fail(EBADMSG, what, "its meta file is missing; "
-								   "delete the segment")
-				       : -errno;
+		return errno == ENOENT ? sjmp__fail(EBADMSG, what,
+		                                    "its meta file is missing; "
+		                                    "delete the segment")
+		                       : -errno;
 	ssize_t n = pread(fd, m, sizeof(*m), 0);
 	int e = errno;
 	char extra;
@@ -143,8 +144,8 @@ int sjmp__seg_open_name(const char *name, struct sjmp__seg **out)
 	struct sjmp__seg_meta m;
 	int r = read_meta(dirfd, name, &m);
 	if (r == 0 && strcmp(m.name, name) != 0)
-		r = sjmp__fail(EBADMSG, name, "its record names another segment (\"%s\"); delete it",
-			       m.name);
+		r = sjmp__fail(EBADMSG, name,
+		               "its record names another segment (\"%s\"); delete it", m.name);
 	bool writable = false;
 	int fd = r < 0 ? r : open_data(dirfd, &writable);
 	close(dirfd);
@@ -173,9 +174,9 @@ int sjmp__seg_lockfile(struct sjmp__seg *s, struct sjmp__lockfile **out)
 	int fd = openat(sjmp__segdirfd(), path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return sjmp__fail(errno, "opening a segment lock file",
-				  "SJMP_DIR/seg/%s must be writable by every user who may read the "
-				  "segment",
-				  path);
+		                  "SJMP_DIR/seg/%s must be writable by every user who may read the "
+		                  "segment",
+		                  path);
 	int r = sjmp__lockfile_open(fd, &s->lf);
 	if (r < 0)
 		return r;
@@ -203,14 +204,13 @@ static int check_range(const char *op, uintptr_t base, size_t size)
 	long page = sysconf(_SC_PAGESIZE);
 	if (size == 0 || size % (size_t)page)
 		return sjmp__fail(EINVAL, op, "the size must be a non-zero multiple of %ld bytes",
-				  page);
+		                  page);
 	if (base % (uintptr_t)page)
 		return sjmp__fail(EINVAL, op, "the base must be aligned to %ld bytes", page);
 	if (!sjmp__zone_contains(base, size))
-		return sjmp__fail(ERANGE, op,
-				  "[%#lx, +%#zx) must lie inside the segment zone [%#lx, %#lx)",
-				  (unsigned long)base, size, SJMP_ZONE_BASE,
-				  SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
+		return sjmp__fail(
+		    ERANGE, op, "[%#lx, +%#zx) must lie inside the segment zone [%#lx, %#lx)",
+		    (unsigned long)base, size, SJMP_ZONE_BASE, SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
 	return 0;
 }
 
@@ -252,15 +252,17 @@ static int write_file(int dirfd, const char *name, mode_t mode, const void *buf,
  * the directory entries and keeps the open files). @copy_from: bytes of a segment to clone.
  */
 static int create_segment(const char *op, const char *name, uintptr_t base, size_t size,
-			  unsigned flags, mode_t mode, const void *copy_from, struct sjmp__seg **out)
+                          unsigned flags, mode_t mode, const void *copy_from,
+                          struct sjmp__seg **out)
 {
 	int parent = sjmp__segdirfd();
 	char tmp[SJMP__TMPNAME_MAX];
 	int dirfd = sjmp__objdir_begin(parent, tmp);
 	if (dirfd < 0)
-		return sjmp__fail(dirfd, op, "cannot create a directory in %s/seg; check its "
-					     "permissions",
-				  sjmp_dir());
+		return sjmp__fail(dirfd, op,
+		                  "cannot create a directory in %s/seg; check its "
+		                  "permissions",
+		                  sjmp_dir());
 	mode &= ~sjmp__umask() & 0777;
 	int r, data_fd = -1, lock_fd = -1;
 
@@ -271,9 +273,10 @@ static int create_segment(const char *op, const char *name, uintptr_t base, size
 	}
 	r = posix_fallocate(data_fd, 0, (off_t)size);
 	if (r) {
-		r = sjmp__fail(r, op, "cannot allocate %zu bytes under %s; free space or point "
-				      "SJMP_DIR at a larger filesystem",
-			       size, sjmp_dir());
+		r = sjmp__fail(r, op,
+		               "cannot allocate %zu bytes under %s; free space or point "
+		               "SJMP_DIR at a larger filesystem",
+		               size, sjmp_dir());
 		goto fail;
 	}
 	r = format_data(data_fd, base, size, copy_from);
@@ -301,11 +304,11 @@ static int create_segment(const char *op, const char *name, uintptr_t base, size
 	}
 
 	struct sjmp__seg_meta m = {
-		.zone_base = SJMP_ZONE_BASE,
-		.zone_size = SJMP_ZONE_SIZE,
-		.base = base,
-		.size = size,
-		.flags = flags,
+	    .zone_base = SJMP_ZONE_BASE,
+	    .zone_size = SJMP_ZONE_SIZE,
+	    .base = base,
+	    .size = size,
+	    .flags = flags,
 	};
 	snprintf(m.name, sizeof(m.name), "%s", name ? name : "");
 	sjmp__seg_meta_seal(&m);
@@ -316,9 +319,10 @@ static int create_segment(const char *op, const char *name, uintptr_t base, size
 	if (name) {
 		r = sjmp__objdir_commit(parent, dirfd, tmp, name, mode);
 		if (r == -EEXIST) {
-			r = sjmp__fail(EEXIST, op, "a segment named \"%s\" exists; pick another "
-						   "name or delete it",
-				       name);
+			r = sjmp__fail(EEXIST, op,
+			               "a segment named \"%s\" exists; pick another "
+			               "name or delete it",
+			               name);
 			goto fail_committed;
 		}
 		if (r < 0)
@@ -370,7 +374,7 @@ static int new_sid(struct sjmp__seg *s, const char *name)
 }
 
 sjmp_sid_t sjmp_seg_alloc(const char *name, uintptr_t base, size_t size, unsigned flags,
-			  mode_t mode)
+                          mode_t mode)
 {
 	int r = sjmp__ensure_init();
 	if (r < 0)
@@ -388,7 +392,8 @@ sjmp_sid_t sjmp_seg_alloc(const char *name, uintptr_t base, size_t size, unsigne
 	if (mode & ~0777u)
 		return sjmp__fail(EINVAL, op, "mode %#o has bits outside 0777", (unsigned)mode);
 	if (size < SJMP__HEAP_MIN_SIZE)
-		return sjmp__fail(EINVAL, op, "a segment has at least %d bytes", SJMP__HEAP_MIN_SIZE);
+		return sjmp__fail(EINVAL, op, "a segment has at least %d bytes",
+		                  SJMP__HEAP_MIN_SIZE);
 
 	sjmp__lock();
 	struct sjmp__seg *s;
@@ -536,10 +541,9 @@ int sjmp_seg_sync(sjmp_sid_t sid)
 	int r = fsync(fd) < 0 ? -errno : 0;
 	close(fd);
 	if (r == -EINVAL) /* tmpfs and other filesystems without fsync: already durable as far
-			     as they go */
+	                     as they go */
 		r = 0;
-	return r ? sjmp__fail(r, "seg_sync", "the filesystem under SJMP_DIR reported an error")
-		 : 0;
+	return r ? sjmp__fail(r, "seg_sync", "the filesystem under SJMP_DIR reported an error") : 0;
 }
 
 void *sjmp_seg_base(sjmp_sid_t sid)

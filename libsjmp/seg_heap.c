@@ -43,9 +43,9 @@ static int resolve(sjmp_sid_t sid, bool write, void **base, struct sjmp__lockfil
 		r = -EROFS;
 	else if (sjmp__heap_validate((void *)s->base, s->size) < 0)
 		r = sjmp__fail(EUCLEAN, "segment heap",
-			       "the header of \"%s\" does not describe this segment; it was "
-			       "overwritten: restore it from a copy",
-			       s->name);
+		               "the header of \"%s\" does not describe this segment; it was "
+		               "overwritten: restore it from a copy",
+		               s->name);
 	else if (lf)
 		r = sjmp__seg_lockfile(s, lf);
 	if (r == 0)
@@ -95,9 +95,10 @@ void sjmp_seg_free(sjmp_sid_t sid, void *p)
 	if (!p || heap_for(sid, &base, &sync) < 0)
 		return;
 	if (sjmp__heap_free(base, &sync, p) < 0)
-		sjmp__log(SJMP_LOG_ERROR, "seg_free: EINVAL: %p is not an allocated block of the "
-					  "segment's heap (double free or foreign pointer)",
-			  p);
+		sjmp__log(SJMP_LOG_ERROR,
+		          "seg_free: EINVAL: %p is not an allocated block of the "
+		          "segment's heap (double free or foreign pointer)",
+		          p);
 }
 
 int sjmp_seg_root_set(sjmp_sid_t sid, void *root)
@@ -129,7 +130,7 @@ int sjmp_seg_heap_check(sjmp_sid_t sid, struct sjmp_heap_stats *stats)
 	int died = sjmp__mutex_lock(lf);
 	if (died == SJMP__OWNER_DIED)
 		sjmp__log(SJMP_LOG_WARN, "seg_heap_check: the heap's last user died holding its "
-					 "mutex; checking as it was left");
+		                         "mutex; checking as it was left");
 	r = sjmp__heap_check(base, stats, why, sizeof(why));
 	sjmp__mutex_unlock(lf);
 	if (r < 0)

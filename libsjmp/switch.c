@@ -85,11 +85,12 @@ int sjmp__thread_take_lock(struct sjmp__seg *s, bool exclusive)
 		return r;
 	r = sjmp__rw_lock(lf, exclusive, true, NULL);
 	if (r < 0)
-		return r == -EBUSY ? sjmp__fail(EBUSY, "seg_attach", "the lock of \"%s\" is held "
-								     "elsewhere; attach outside the VAS "
-								     "and switch in to wait for it",
-						s->name)
-				   : r;
+		return r == -EBUSY ? sjmp__fail(EBUSY, "seg_attach",
+		                                "the lock of \"%s\" is held "
+		                                "elsewhere; attach outside the VAS "
+		                                "and switch in to wait for it",
+		                                s->name)
+		                   : r;
 	r = push_held(s, exclusive);
 	if (r < 0)
 		sjmp__rw_unlock(lf, exclusive);
@@ -128,17 +129,19 @@ static void regain_holds(const struct want *w, unsigned nw)
 			if (push_held(w[i].seg, old_excl) < 0)
 				sjmp__rw_unlock(w[i].seg->lf, old_excl);
 		} else {
-			sjmp__log(SJMP_LOG_WARN, "vas_switch: the switch failed and the lock of \"%s\" "
-						 "was taken by another holder meanwhile: this thread no "
-						 "longer holds it",
-				  w[i].seg->name);
+			sjmp__log(SJMP_LOG_WARN,
+			          "vas_switch: the switch failed and the lock of \"%s\" "
+			          "was taken by another holder meanwhile: this thread no "
+			          "longer holds it",
+			          w[i].seg->name);
 		}
 	}
 }
 
 static int want_order(const void *a, const void *b)
 {
-	const struct sjmp__seg *x = ((const struct want *)a)->seg, *y = ((const struct want *)b)->seg;
+	const struct sjmp__seg *x = ((const struct want *)a)->seg,
+	                       *y = ((const struct want *)b)->seg;
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
@@ -220,9 +223,10 @@ int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadli
 	struct sjmp__inst *to = sjmp__inst_get(vh);
 	if (!to) {
 		sjmp__unlock();
-		return sjmp__fail(EBADF, "vas_switch", "handle %d is not an attached VAS; "
-						       "sjmp_vas_attach it first",
-				  vh);
+		return sjmp__fail(EBADF, "vas_switch",
+		                  "handle %d is not an attached VAS; "
+		                  "sjmp_vas_attach it first",
+		                  vh);
 	}
 	if (to == from) {
 		sjmp__unlock();
@@ -252,7 +256,8 @@ int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadli
 	bool nonblock = flags & SJMP_SWITCH_NONBLOCK;
 	unsigned got = 0;
 	for (; got < nw; got++) {
-		r = sjmp__rw_lock(w[got].seg->lf, w[got].excl, nonblock, nonblock ? NULL : deadline);
+		r = sjmp__rw_lock(w[got].seg->lf, w[got].excl, nonblock,
+		                  nonblock ? NULL : deadline);
 		if (r < 0)
 			break;
 	}
@@ -282,9 +287,10 @@ int sjmp_vas_switch_timed(sjmp_vh_t vh, int flags, const struct timespec *deadli
 	free(w);
 	sjmp__unlock();
 	if (r == -EBUSY && !nonblock)
-		sjmp__log(SJMP_LOG_DEBUG, "vas_switch: EBUSY: another thread is in another VAS "
-					  "(the %s backend has one VAS per process)",
-			  sjmp_backend_name());
+		sjmp__log(SJMP_LOG_DEBUG,
+		          "vas_switch: EBUSY: another thread is in another VAS "
+		          "(the %s backend has one VAS per process)",
+		          sjmp_backend_name());
 	return r;
 }
 

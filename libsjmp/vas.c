@@ -51,10 +51,10 @@ int sjmp__inst_add(struct sjmp__inst *in, struct sjmp__seg *s, unsigned prot, bo
 			return -EEXIST;
 		if (overlaps(o->base, o->size, s->base, s->size))
 			return sjmp__fail(EADDRINUSE, "attaching a segment",
-					  "\"%s\" [%#lx, +%#zx) overlaps \"%s\" [%#lx, +%#zx) in "
-					  "the same VAS; segments of one VAS never overlap",
-					  s->name, (unsigned long)s->base, s->size, o->name,
-					  (unsigned long)o->base, o->size);
+			                  "\"%s\" [%#lx, +%#zx) overlaps \"%s\" [%#lx, +%#zx) in "
+			                  "the same VAS; segments of one VAS never overlap",
+			                  s->name, (unsigned long)s->base, s->size, o->name,
+			                  (unsigned long)o->base, o->size);
 	}
 	if (in->natts == in->capatts) {
 		unsigned cap = in->capatts ? in->capatts * 2 : 8;
@@ -122,10 +122,11 @@ static void lock_if_inside(struct sjmp__inst *in, const struct sjmp__attachment 
 	if (in != sjmp__thread_inst() || !(a->seg->flags & SJMP_SEG_LOCKABLE))
 		return;
 	if (sjmp__thread_take_lock(a->seg, a->prot & SJMP_WRITE) < 0)
-		sjmp__log(SJMP_LOG_WARN, "seg_attach_global: \"%s\" is mapped in the current VAS "
-					 "but its lock is held elsewhere: it is taken at the next "
-					 "switch into the VAS",
-			  a->seg->name);
+		sjmp__log(SJMP_LOG_WARN,
+		          "seg_attach_global: \"%s\" is mapped in the current VAS "
+		          "but its lock is held elsewhere: it is taken at the next "
+		          "switch into the VAS",
+		          a->seg->name);
 }
 
 /* ---- named VAS records ---- */
@@ -195,8 +196,8 @@ static int open_gen(const char *name, int *fd_out, volatile uint64_t **gen_out)
 	close(dfd);
 	if (fd < 0)
 		return e == ENOENT ? -EBADMSG : -e;
-	void *p = mmap(NULL, GEN_FILE_SIZE, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
-		       fd, 0);
+	void *p =
+	    mmap(NULL, GEN_FILE_SIZE, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		e = errno;
 		close(fd);
@@ -253,15 +254,16 @@ static int vasobj_open_named(const char *name, struct sjmp__vasobj **out)
 }
 
 static int create_named(const char *op, const char *name, mode_t mode,
-			const struct sjmp__vas_entry *e, unsigned n)
+                        const struct sjmp__vas_entry *e, unsigned n)
 {
 	int parent = sjmp__vasdirfd();
 	char tmp[SJMP__TMPNAME_MAX];
 	int dfd = sjmp__objdir_begin(parent, tmp);
 	if (dfd < 0)
-		return sjmp__fail(dfd, op, "cannot create a directory in %s/vas; check its "
-					   "permissions",
-				  sjmp_dir());
+		return sjmp__fail(dfd, op,
+		                  "cannot create a directory in %s/vas; check its "
+		                  "permissions",
+		                  sjmp_dir());
 	int r = 0;
 	int fd = openat(dfd, "record", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -289,9 +291,10 @@ static int create_named(const char *op, const char *name, mode_t mode,
 	r = sjmp__objdir_commit(parent, dfd, tmp, name, mode);
 	close(dfd);
 	if (r == -EEXIST)
-		return sjmp__fail(EEXIST, op, "a VAS named \"%s\" exists; pick another name or "
-					      "delete it",
-				  name);
+		return sjmp__fail(EEXIST, op,
+		                  "a VAS named \"%s\" exists; pick another name or "
+		                  "delete it",
+		                  name);
 	return r;
 }
 
@@ -404,8 +407,8 @@ static int load_globals(struct sjmp__inst *in)
 			continue;
 		bool keep = false;
 		for (int j = 0; j < n && !keep; j++)
-			keep = v->gen ? !strcmp(e[j].name, a->seg->name)
-				      : v->globals[j].seg == a->seg;
+			keep =
+			    v->gen ? !strcmp(e[j].name, a->seg->name) : v->globals[j].seg == a->seg;
 		if (!keep)
 			inst_detach_index(in, i);
 	}
@@ -504,9 +507,9 @@ int sjmp_vas_detach(sjmp_vh_t vh)
 		r = -EBADF;
 	else if (in->threads_inside + in->switching > 0)
 		r = sjmp__fail(EBUSY, "vas_detach",
-			       "%d thread(s) of this process are switched into it; switch them "
-			       "out first",
-			       in->threads_inside);
+		               "%d thread(s) of this process are switched into it; switch them "
+		               "out first",
+		               in->threads_inside);
 	else
 		inst_release(in);
 	sjmp__unlock();
@@ -531,16 +534,16 @@ int sjmp_seg_attach(sjmp_vh_t vh, sjmp_sid_t sid, unsigned prot)
 		prot |= SJMP_READ;
 	if (!prot || (prot & ~seg_rights(s))) {
 		r = sjmp__fail(EACCES, "seg_attach",
-			       "\"%s\" may be mapped with at most %s%s%s by this process",
-			       s->name, seg_rights(s) & SJMP_READ ? "R" : "",
-			       seg_rights(s) & SJMP_WRITE ? "W" : "",
-			       seg_rights(s) & SJMP_EXEC ? "X" : "");
+		               "\"%s\" may be mapped with at most %s%s%s by this process", s->name,
+		               seg_rights(s) & SJMP_READ ? "R" : "",
+		               seg_rights(s) & SJMP_WRITE ? "W" : "",
+		               seg_rights(s) & SJMP_EXEC ? "X" : "");
 		goto out;
 	}
 	r = inst_attach(in, s, prot, false);
 	if (r == -EEXIST)
 		r = sjmp__fail(EEXIST, "seg_attach", "\"%s\" is already attached to that VAS",
-			       s->name);
+		               s->name);
 	if (r == 0 && in == sjmp__thread_inst() && (s->flags & SJMP_SEG_LOCKABLE)) {
 		r = sjmp__thread_take_lock(s, prot & SJMP_WRITE); /* never waits */
 		if (r < 0)
@@ -574,8 +577,8 @@ static int refresh_instances(struct sjmp__vasobj *v)
 	struct sjmp__inst *in;
 	int r = 0;
 	while ((in = sjmp__inst_next(&vh)) != NULL) {
-		if (in->vas == v || (v->gen && in->vas && in->vas->gen &&
-				     !strcmp(in->vas->name, v->name))) {
+		if (in->vas == v ||
+		    (v->gen && in->vas && in->vas->gen && !strcmp(in->vas->name, v->name))) {
 			int e = load_globals(in);
 			if (e < 0 && r == 0)
 				r = e;
@@ -586,18 +589,19 @@ static int refresh_instances(struct sjmp__vasobj *v)
 
 /* Runs @edit on the named VAS's entries under its update lock, then publishes them. */
 static int update_named(struct sjmp__vasobj *v, const char *op,
-			int (*edit)(struct sjmp__vas_entry **e, unsigned *n, void *arg), void *arg)
+                        int (*edit)(struct sjmp__vas_entry **e, unsigned *n, void *arg), void *arg)
 {
 	int dfd = vas_dirfd(v->name);
 	if (dfd < 0)
 		return dfd;
 	int writable = faccessat(dfd, "record", W_OK, AT_EACCESS) == 0 &&
-		       faccessat(dfd, "gen", W_OK, AT_EACCESS) == 0;
+	               faccessat(dfd, "gen", W_OK, AT_EACCESS) == 0;
 	close(dfd);
 	if (!writable)
-		return sjmp__fail(EACCES, op, "the record of VAS \"%s\" is not writable by this "
-					      "user",
-				  v->name);
+		return sjmp__fail(EACCES, op,
+		                  "the record of VAS \"%s\" is not writable by this "
+		                  "user",
+		                  v->name);
 	int fd;
 	volatile uint64_t *gen;
 	int r = open_gen(v->name, &fd, &gen);
@@ -635,8 +639,8 @@ static int edit_add(struct sjmp__vas_entry **e, unsigned *n, void *arg)
 			return -EEXIST;
 		if (overlaps((*e)[i].base, (*e)[i].size, g->seg->base, g->seg->size))
 			return sjmp__fail(EADDRINUSE, "seg_attach_global",
-					  "\"%s\" overlaps \"%s\" in the VAS", g->seg->name,
-					  (*e)[i].name);
+			                  "\"%s\" overlaps \"%s\" in the VAS", g->seg->name,
+			                  (*e)[i].name);
 	}
 	void *p = realloc(*e, (*n + 1) * sizeof(**e));
 	if (!p)
@@ -672,7 +676,7 @@ static int unnamed_add(struct sjmp__vasobj *v, struct sjmp__seg *s, unsigned pro
 			return -EEXIST;
 		if (overlaps(o->base, o->size, s->base, s->size))
 			return sjmp__fail(EADDRINUSE, "seg_attach_global",
-					  "the segment overlaps another one of the VAS");
+			                  "the segment overlaps another one of the VAS");
 	}
 	void *p = realloc(v->globals, (v->nglobals + 1) * sizeof(*v->globals));
 	if (!p)
@@ -702,15 +706,15 @@ int sjmp_seg_attach_global(sjmp_vid_t vid, sjmp_sid_t sid, unsigned prot)
 		allowed |= SJMP_READ;
 	if (!prot || (prot & ~allowed)) {
 		r = sjmp__fail(EACCES, "seg_attach_global",
-			       "the protection asked for exceeds the segment's flags");
+		               "the protection asked for exceeds the segment's flags");
 		goto out;
 	}
 	struct global_edit g = {s, prot};
 	if (v->gen) {
 		if (!s->name[0]) {
 			r = sjmp__fail(EINVAL, "seg_attach_global",
-				       "a named VAS outlives this process, so its segments must be "
-				       "named too");
+			               "a named VAS outlives this process, so its segments must be "
+			               "named too");
 			goto out;
 		}
 		r = update_named(v, "seg_attach_global", edit_add, &g);
@@ -746,7 +750,7 @@ int sjmp_seg_detach_global(sjmp_vid_t vid, sjmp_sid_t sid)
 		for (unsigned i = 0; i < v->nglobals; i++) {
 			if (v->globals[i].seg == s) {
 				memmove(&v->globals[i], &v->globals[i + 1],
-					(v->nglobals - i - 1) * sizeof(*v->globals));
+				        (v->nglobals - i - 1) * sizeof(*v->globals));
 				v->nglobals--;
 				sjmp__seg_unref(s);
 				r = 0;
@@ -804,8 +808,9 @@ sjmp_vid_t sjmp_vas_clone(sjmp_vid_t vid, const char *name, mode_t mode)
 		r = n;
 		for (int i = 0; i < n && r >= 0; i++)
 			if (!e[i].name[0])
-				r = sjmp__fail(EINVAL, op, "the source VAS has unnamed segments, "
-							   "which a named VAS cannot hold");
+				r = sjmp__fail(EINVAL, op,
+				               "the source VAS has unnamed segments, "
+				               "which a named VAS cannot hold");
 		if (r >= 0)
 			r = create_named(op, name, mode, e, (unsigned)n);
 		if (n >= 0)
@@ -881,7 +886,7 @@ static int vas_chmod(struct sjmp__vasobj *v, mode_t mode)
 {
 	if (mode & ~0777u)
 		return sjmp__fail(EINVAL, "vas_ctl(CHMOD)", "mode %#o has bits outside 0777",
-				  (unsigned)mode);
+		                  (unsigned)mode);
 	if (!v->gen)
 		return 0; /* an unnamed VAS has no files */
 	int fd = sjmp__vasdirfd();
@@ -889,8 +894,8 @@ static int vas_chmod(struct sjmp__vasobj *v, mode_t mode)
 	snprintf(path, sizeof(path), "%s/record", v->name);
 	if (fchmodat(fd, path, mode, 0) < 0)
 		return errno == EPERM ? sjmp__fail(EPERM, "vas_ctl(CHMOD)",
-						   "only the owner of the VAS may change its mode")
-				      : -errno;
+		                                   "only the owner of the VAS may change its mode")
+		                      : -errno;
 	snprintf(path, sizeof(path), "%s/gen", v->name);
 	if (fchmodat(fd, path, mode, 0) < 0 || fchmodat(fd, v->name, sjmp__dir_mode(mode), 0) < 0)
 		return -errno;
@@ -931,8 +936,8 @@ int sjmp_vas_ctl(sjmp_vid_t vid, int cmd, void *arg)
 		r = vas_chmod(v, *(mode_t *)arg);
 	else if (cmd == SJMP_VAS_SEGS)
 		r = ((struct sjmp_vas_segs *)arg)->cap && !((struct sjmp_vas_segs *)arg)->segs
-			    ? -EINVAL
-			    : vas_segs(v, arg);
+		        ? -EINVAL
+		        : vas_segs(v, arg);
 	else
 		r = sjmp__fail(EINVAL, "vas_ctl", "unknown command %d", cmd);
 	sjmp__unlock();

@@ -2,7 +2,7 @@
 # Installs the Debian packages sjmp needs to build, test and run its demonstrations.
 # Idempotent: installs only what is missing. Run as root (or with sudo available).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3
+pkgs=(build-essential cmake pkg-config python3 clang-format
       libcriterion-dev libxxhash-dev libelf-dev
       libhts-dev samtools bwa bowtie2-examples
       dwgsim htslib-test python3-matplotlib)

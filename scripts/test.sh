@@ -14,6 +14,7 @@ trap 'rm -rf "$SJMP_DIR"' EXIT
 export LSAN_OPTIONS="suppressions=$here/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 (cd "$build" && ctest --output-on-failure -j1)
 ctest_rc=$?
+"$here/scripts/check-format.sh" "$build/test-reports/format.json"
 # An executable can pass all its Criterion tests and still fail (a sanitizer report at exit, a
 # crash before the report): ctest's own list of failures is added to the count.
 failed_log="$build/Testing/Temporary/LastTestsFailed.log"

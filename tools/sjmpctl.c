@@ -26,8 +26,8 @@ static void usage(FILE *f)
 static void prot_str(unsigned f, char out[8])
 {
 	snprintf(out, 8, "%c%c%c%s", f & SJMP_READ || f & SJMP_WRITE ? 'r' : '-',
-		 f & SJMP_WRITE ? 'w' : '-', f & SJMP_EXEC ? 'x' : '-',
-		 f & SJMP_SEG_LOCKABLE ? "L" : "");
+	         f & SJMP_WRITE ? 'w' : '-', f & SJMP_EXEC ? 'x' : '-',
+	         f & SJMP_SEG_LOCKABLE ? "L" : "");
 }
 
 static int info(void)
@@ -136,7 +136,7 @@ static int rm(int (*del)(const char *), const char *what, int n, char **names)
 		int r = del(names[i]);
 		if (r < 0) {
 			fprintf(stderr, "sjmpctl: deleting %s \"%s\": %s\n", what, names[i],
-				sjmp_strerror(r));
+			        sjmp_strerror(r));
 			bad = 1;
 		}
 	}

@@ -61,28 +61,30 @@ static const char *exit_reason_name(unsigned r)
 
 void vmm_report(struct vmm_vcpu *v, const char *what, const struct kvm_regs *r)
 {
-	char buf[1024];
-	Dl_info di = {0};
-	const char *sym = "?";
-	unsigned long off = 0;
-	if (dladdr((void *)r->rip, &di) && di.dli_sname) {
-		sym = di.dli_sname;
-		off = r->rip - (unsigned long)di.dli_saddr;
+	char buf[2048], where[1024];
+	/* libelf (static functions too), in a child process: see vmm/symbolize.c. Else dladdr. */
+	if (vmm_symbolize(r->rip, where, sizeof(where)) < 0) {
+		Dl_info di = {0};
+		if (dladdr((void *)r->rip, &di) && di.dli_sname)
+			snprintf(where, sizeof(where), "%s+0x%lx (dladdr) in %s", di.dli_sname,
+			         (unsigned long)(r->rip - (unsigned long)di.dli_saddr),
+			         di.dli_fname ? di.dli_fname : "?");
+		else
+			snprintf(where, sizeof(where), "? (no symbol)");
 	}
 	snprintf(buf, sizeof(buf),
 	         "sjmp: guest-mode crash in thread %d (vCPU %d): %s\n"
 	         "sjmp:   exit_reason %u (%s)\n"
-	         "sjmp:   RIP %016llx <%s+%#lx> in %s\n"
+	         "sjmp:   RIP %016llx <%s>\n"
 	         "sjmp:   RSP %016llx RFLAGS %016llx\n"
 	         "sjmp:   RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
 	         "sjmp:   RSI %016llx RDI %016llx RBP %016llx R8  %016llx\n"
 	         "sjmp:   R9  %016llx R10 %016llx R11 %016llx R12 %016llx\n"
 	         "sjmp:   R13 %016llx R14 %016llx R15 %016llx\n",
 	         (int)vmm_sys0(SYS_gettid), v->id, what, v->run->exit_reason,
-	         exit_reason_name(v->run->exit_reason), r->rip, sym, off,
-	         di.dli_fname ? di.dli_fname : "?", r->rsp, r->rflags, r->rax, r->rbx, r->rcx,
-	         r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
-	         r->r14, r->r15);
+	         exit_reason_name(v->run->exit_reason), r->rip, where, r->rsp, r->rflags, r->rax,
+	         r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9, r->r10, r->r11,
+	         r->r12, r->r13, r->r14, r->r15);
 	out_str(2, buf);
 }
 
@@ -226,6 +228,61 @@ static int read_cr2(struct vmm_vcpu *v, uint64_t *cr2)
 	return 0;
 }
 
+static bool in_stubs(uint64_t rip)
+{
+	return rip >= (uint64_t)guest_stubs_start && rip < (uint64_t)guest_stubs_end;
+}
+
+/* Continue @r through guest_reload_cr3: CR3 is reloaded, then the code at r->rip runs. */
+static void via_reload(struct vmm_vcpu *v, struct kvm_regs *r)
+{
+	uint64_t cr3 = __atomic_load_n(&v->percpu->cur_cr3, __ATOMIC_ACQUIRE);
+	v->percpu->reload_cr3 = cr3 & ~X86_CR3_NOFLUSH;
+	v->percpu->resume_rip = r->rip;
+	r->rip = (uint64_t)guest_reload_cr3;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+void vmm_kick_reload(struct vmm_vcpu *v)
+{
+	struct kvm_regs *r = &v->run->s.regs.regs;
+	if (!__atomic_load_n(&v->reload, __ATOMIC_SEQ_CST) || in_stubs(r->rip))
+		return;
+	via_reload(v, r);
+	__atomic_store_n(&v->reload, 0, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A #PF in the segment zone at an address the vCPU's current root maps with the rights the
+ * access needs: a translation cached before the mapping was added (kvm_pvm: the shadow page
+ * tables follow guest stores only at invlpg or a CR3 load, platform.md). Reload CR3 and retry,
+ * once per faulting RIP and address.
+ */
+static bool stale_zone_fault(struct vmm_vcpu *v, struct kvm_regs *r,
+                             const struct sjmp_guest_trap_frame *f, uint64_t addr)
+{
+	struct vmm *vm = vmm_get();
+	if (addr - SJMP_ZONE_BASE >= SJMP_ZONE_SIZE)
+		return false;
+	if (f->rip == v->pf_rip && addr == v->pf_addr) {
+		v->pf_rip = v->pf_addr = 0;
+		return false;
+	}
+	uint64_t root = __atomic_load_n(&v->percpu->cur_cr3, __ATOMIC_ACQUIRE) & X86_PTE_ADDR,
+	         pte = 0;
+	vmm_lock(vm);
+	uint64_t pa = guest_pt_translate(&vm->pool, root, addr, &pte);
+	vmm_unlock(vm);
+	if (pa == ~0UL || ((f->error & X86_PF_W) && !(pte & X86_PTE_RW)) ||
+	    ((f->error & X86_PF_I) && (pte & X86_PTE_NX)))
+		return false;
+	v->pf_rip = f->rip;
+	v->pf_addr = addr;
+	resume_from_trap(r, f);
+	via_reload(v, r);
+	return true;
+}
+
 static void handle_trap(struct vmm_vcpu *v, struct kvm_regs *r)
 {
 	const struct sjmp_guest_trap_frame *f = (const void *)r->rsp;
@@ -239,8 +296,14 @@ static void handle_trap(struct vmm_vcpu *v, struct kvm_regs *r)
 		v->stats.traps[vec]++;
 	uint64_t addr = f->rip;
 	if (vec == X86_VEC_PF) {
-		if (read_cr2(v, &addr) == 0 && !(f->error & X86_PF_P) && !vmm_covered(addr) &&
-		    host_mapped(addr) && vmm_cover(addr, 1) == 0) {
+		bool cr2 = read_cr2(v, &addr) == 0;
+		/* The zone is never covered (its host side is a PROT_NONE reservation, which
+		 * mincore reports as mapped): never resume on a cover there. */
+		if (cr2 && addr - SJMP_ZONE_BASE < SJMP_ZONE_SIZE) {
+			if (stale_zone_fault(v, r, f, addr))
+				return;
+		} else if (cr2 && !(f->error & X86_PF_P) && !vmm_covered(addr) &&
+		           host_mapped(addr) && vmm_cover(addr, 1) == 0) {
 			resume_from_trap(r, f);
 			return;
 		}
@@ -295,9 +358,14 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *v)
 	v->tsc_mark = vmm_rdtsc();
 	for (;;) {
 		vmm_signals_before_run(v);
+		/* Dekker with vmm_root_shootdown: it sets `reload` then reads `in_run`. */
+		__atomic_store_n(&v->in_run, 1, __ATOMIC_SEQ_CST);
+		vmm_kick_reload(v);
 		uint64_t t0 = vmm_rdtsc();
 		v->stats.host_tsc += t0 - v->tsc_mark;
 		long e = vmm_sys3(SYS_ioctl, v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
+		run->immediate_exit = 0;
 		v->tsc_mark = vmm_rdtsc();
 		v->stats.run_tsc += v->tsc_mark - t0;
 		if (e < 0) {

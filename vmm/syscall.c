@@ -43,6 +43,8 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	int fdmin = vm->vmm_fd_min;
 	if (nr < VMM_NSYSCALLS)
 		v->stats.syscalls[nr]++;
+	if (vmm_proxy_syscall(v, r, &ret))
+		goto done;
 	switch (nr) {
 	case SYS_clone3:
 		ret = -ENOSYS; /* glibc falls back to clone, which the proxy understands */
@@ -107,6 +109,12 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_rt_sigaction:
 		ret = vmm_sys_sigaction(r);
 		break;
+	case SYS_rt_sigprocmask:
+		ret = vmm_sys_sigprocmask(v, r);
+		break;
+	case SYS_sigaltstack:
+		ret = vmm_sys_sigaltstack(r);
+		break;
 	case SYS_rt_sigreturn:
 		vmm_sys_sigreturn(v, r);
 		return; /* the frame's registers, RIP and RFLAGS included */
@@ -121,9 +129,17 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 		ret = forward(r);
 		break;
 	default:
+		v->kicked = 0;
 		ret = forward(r);
+		/* A kick (vmm_root_shootdown) that raced into a call SA_RESTART does not restart:
+		 * the program never sees its EINTR. */
+		while (ret == -EINTR && v->kicked && !v->pending.count) {
+			v->kicked = 0;
+			ret = forward(r);
+		}
 		break;
 	}
+done:
 	r->rax = (uint64_t)ret;
 	r->rip = r->rcx;
 	r->rflags = r->r11;

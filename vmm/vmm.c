@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,10 @@
 #include "sjmp.h"
 #include "sys_x86_64.h"
 #include "vmm.h"
+
+/* The zone's PML4 slots are written out in guest/layout.h: keep them equal to the API's zone. */
+_Static_assert(SJMP_ZONE_PML4_FIRST == SJMP_ZONE_BASE >> 39, "zone PML4 slots");
+_Static_assert(SJMP_ZONE_PML4_END == (SJMP_ZONE_BASE + SJMP_ZONE_SIZE) >> 39, "zone PML4 slots");
 #include "vmm_internal.h"
 #include "x86_64_hw.h"
 
@@ -223,9 +228,65 @@ int vmm_root_load(uint64_t root, unsigned pcid, bool noflush)
 	if (!vm || !v)
 		return -EPERM;
 	uint64_t cr3 = vmm_cr3_encode(root, pcid, noflush, vm->plat.pcid);
+	/* Published before the load (which serialises, SDM Vol. 3A 9.3): a shootdown that misses
+	 * this store ran its page-table stores before our load, which then sees them. */
+	__atomic_store_n(&v->percpu->cur_cr3, cr3, __ATOMIC_SEQ_CST);
 	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
-	v->percpu->cur_cr3 = cr3;
 	return 0;
+}
+
+/* Send @v the kick: KVM_RUN returns EINTR (or does not start: the handler sets immediate_exit). */
+static void kick(struct vmm_vcpu *v)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	si.si_signo = VMM_KICK_SIGNAL;
+	si.si_code = SI_QUEUE;
+	si.si_pid = (pid_t)vmm_sys0(SYS_getpid);
+	si.si_uid = (uid_t)vmm_sys0(SYS_getuid);
+	si.si_value.sival_int = VMM_KICK_MAGIC;
+	vmm_sys4(SYS_rt_tgsigqueueinfo, si.si_pid, v->tid, VMM_KICK_SIGNAL, &si);
+}
+
+int vmm_root_shootdown(uint64_t root)
+{
+	struct vmm *vm = vmm_get();
+	struct vmm_vcpu *self = vmm_self();
+	if (!vm)
+		return -ENODEV;
+	root &= X86_PTE_ADDR;
+	/* The caller's page-table stores before our reads of the vCPUs' roots (Dekker with
+	 * vmm_root_load, and with in_run/reload in the run loop). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	struct vmm_vcpu *wait[SJMP_MAX_VCPUS];
+	int nwait = 0, sent = 0;
+	int n = __atomic_load_n(&vm->nvcpus, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++) {
+		struct vmm_vcpu *v = vm->vcpus[i];
+		if (!v || v == self || !__atomic_load_n(&v->in_use, __ATOMIC_ACQUIRE))
+			continue;
+		if ((__atomic_load_n(&v->percpu->cur_cr3, __ATOMIC_SEQ_CST) & X86_PTE_ADDR) != root)
+			continue;
+		__atomic_store_n(&v->reload, 1, __ATOMIC_SEQ_CST);
+		sent++;
+		if (__atomic_load_n(&v->in_run, __ATOMIC_SEQ_CST)) {
+			kick(v);
+			wait[nwait++] = v;
+		}
+	}
+	/* A vCPU that left KVM_RUN checks `reload` before entering it again. */
+	for (int k = 0; k < nwait; k++) {
+		struct vmm_vcpu *v = wait[k];
+		for (unsigned spin = 1; __atomic_load_n(&v->reload, __ATOMIC_SEQ_CST) &&
+		                        __atomic_load_n(&v->in_run, __ATOMIC_SEQ_CST) &&
+		                        __atomic_load_n(&v->in_use, __ATOMIC_ACQUIRE);
+		     spin++) {
+			vmm_sys0(SYS_sched_yield);
+			if (!(spin % 1024))
+				kick(v); /* belt and braces: never wait on a lost wake-up */
+		}
+	}
+	return sent;
 }
 
 /* ---- initialisation ---- */
@@ -266,6 +327,7 @@ static int cover_current_maps(void)
 			continue;
 		if (strstr(line, "[stack]")) {
 			vmm_get()->stack_lo = lo;
+			vmm_get()->stack_hi = hi;
 			vmm_get()->stack_max = stack_rl;
 			lo = hi - stack_rl < lo ? hi - stack_rl : lo;
 		}
@@ -451,6 +513,14 @@ int vmm_init(void)
 	while (__atomic_exchange_n(&once_lock, 1, __ATOMIC_ACQUIRE))
 		sched_yield();
 	struct vmm *vm = NULL;
+	/* The segment zone's PML4 slots belong to the page-table roots: keep the host from ever
+	 * placing a mapping there (it would be invisible to the guest). Done here, in host mode,
+	 * because guest mode forwards no call that points into the zone; EEXIST means libsjmp's
+	 * sjmp_init reserved it already (or something else is there, which sjmp_init reports). */
+	void *zone = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (zone != MAP_FAILED && zone != (void *)SJMP_ZONE_BASE)
+		munmap(zone, SJMP_ZONE_SIZE); /* a kernel without MAP_FIXED_NOREPLACE */
 	int r = vmm_get() ? 0 : vmm_create(&vm);
 	__atomic_store_n(&once_lock, 0, __ATOMIC_RELEASE);
 	return r;

@@ -97,10 +97,26 @@ struct vmm_stats {
 	uint64_t run_tsc;  /* TSC ticks inside KVM_RUN (guest time plus exit costs) */
 };
 
-/* A pending signal recorded by the host stub (vmm/signal.c). */
+/* Room for signals taken by the host stub and not yet delivered into the guest. */
+#define VMM_SIGQ_LEN 64
+
+/* One signal instance taken by the host stub (vmm/signal.c). */
+struct vmm_sigq_entry {
+	uint64_t seq; /* arrival order */
+	int used;     /* set by the stub once filled, cleared by the run loop once taken */
+	siginfo_t info;
+};
+
+/*
+ * Signals the host stub took for the vCPU and the run loop has not delivered yet (vmm/signal.c).
+ * Real-time signals keep one entry per instance (they queue, signal(7)); a standard signal keeps
+ * at most one (further instances coalesce, as in the kernel's pending set).
+ */
 struct vmm_sigpending {
-	uint64_t mask; /* bit (sig - 1) */
-	siginfo_t info[64];
+	unsigned count; /* entries in use */
+	uint64_t seq;   /* last arrival number */
+	uint64_t held;  /* bit (sig - 1): left blocked in the kernel because q was full */
+	struct vmm_sigq_entry q[VMM_SIGQ_LEN];
 };
 
 /**
@@ -133,6 +149,12 @@ struct vmm_vcpu {
 	struct vmm_sigpending pending;
 	volatile int in_guest_mode;
 	uint64_t efault_rip, efault_rsp; /* last EFAULT, to never spin on one */
+	/* TLB shootdown (vmm_root_shootdown). */
+	int in_run;      /* 1 from just before the reload check to KVM_RUN's return */
+	int reload;      /* 1: reload CR3 before running more of the program */
+	int kicked;      /* the kick signal arrived since the last forwarded call */
+	uint64_t pf_rip; /* last zone #PF retried with a CR3 reload, to never spin on one */
+	uint64_t pf_addr;
 };
 
 /** struct vmm_slot - one memslot: guest-physical [gpa, gpa + len) -> host [hva, hva + len). */
@@ -175,6 +197,7 @@ struct vmm {
 	uint64_t tsc_per_us;
 	uint64_t start_tsc;
 	uint64_t stack_lo;    /* lowest address of the main stack's VMA as last seen */
+	uint64_t stack_hi;    /* end of the main stack's VMA */
 	uint64_t stack_max;   /* RLIMIT_STACK */
 	char report_dir[256]; /* SJMP_RUN_REPORT: one record per process at exit (compat suite) */
 	char preload[256];    /* SJMP_RUN_PRELOAD: kept in LD_PRELOAD across execve */
@@ -264,7 +287,16 @@ const char *vmm_syscall_name(unsigned nr);
 
 /* Guest entry points (guest/entry_x86_64.S). */
 extern char guest_stubs_start[], guest_stubs_end[], guest_boot[], guest_syscall_entry[],
-    guest_trap_stubs[];
+    guest_trap_stubs[], guest_reload_cr3[];
+
+/*
+ * The signal that kicks a vCPU out of KVM_RUN (vmm_root_shootdown). The VMM keeps its own host
+ * handler for it and never lets the program block it on the host; the program may still use
+ * it (its handler runs for every instance not sent by the VMM, which tags its own with
+ * SI_QUEUE and VMM_KICK_MAGIC).
+ */
+#define VMM_KICK_SIGNAL 64         /* SIGRTMAX */
+#define VMM_KICK_MAGIC  0x736a6d70 /* "sjmp" */
 
 /* Host-side assembly (vmm/switch_x86_64.S). */
 /** vmm_switch_to_guest() - save callee-saved registers, start vmm_run on the vCPU's host stack;
@@ -312,6 +344,23 @@ int vmm_root_unmap(uint64_t root, uint64_t va, uint64_t len);
  * Return: 0, or -EPERM when the caller is not in guest mode.
  */
 int vmm_root_load(uint64_t root, unsigned pcid, bool noflush);
+
+/**
+ * vmm_root_shootdown() - make every OTHER vCPU whose current root is @root drop its cached
+ * translations of @root: each reloads CR3 (guest_reload_cr3) before it executes more of the
+ * program. A vCPU inside KVM_RUN is kicked out with VMM_KICK_SIGNAL (platform.md: a host signal
+ * ends KVM_RUN with EINTR in 12-21 us) and the call waits until it has left KVM_RUN; a vCPU in
+ * the host run loop reloads before its next KVM_RUN without being waited for. Needed after a
+ * mapping in @root is removed or weakened: on kvm_pvm a guest page-table store takes effect for
+ * a vCPU only at its next invlpg or CR3 load (platform.md); on VMX/SVM, SDM Vol. 3A 4.10.4.
+ * Adding a mapping needs no shootdown: a stale not-present entry faults (#PF) and the run loop
+ * reloads CR3 and retries when the current root maps the address.
+ * @root: guest-physical address of the PML4 (PCID bits are ignored).
+ * Return: the number of vCPUs sent to reload (>= 0), or -ENODEV (no VM).
+ * Context: any thread, guest mode or not, after the page-table change (it orders its reads of
+ * the other vCPUs' roots after the caller's stores). Does not take the VM lock.
+ */
+int vmm_root_shootdown(uint64_t root);
 
 /* ---------------------------------------------------------------------------------------- */
 /* One copy of the library per process (enter.c).                                            */

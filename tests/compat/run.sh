@@ -37,6 +37,25 @@ for c in "$bin"/*; do
 done
 
 json_escape() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
+# Where guest mode cannot run, every case is skipped with the reason (never run natively twice).
+skip_reason=
+if [ "${SJMP_COMPAT_SKIP:-}" = sanitizer ]; then
+	skip_reason="built with SJMP_SANITIZE: guest mode refuses to run under a sanitizer runtime"
+elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
+	skip_reason="/dev/kvm cannot be opened: guest mode needs KVM"
+fi
+if [ -n "$skip_reason" ]; then
+	entries=()
+	for name in "${names[@]}"; do
+		entries+=("{\"name\":\"$name\",\"status\":\"SKIPPED\",\"messages\":[\"$skip_reason\"]}")
+	done
+	tests=$(IFS=,; echo "${entries[*]}")
+	printf '{"passed":0,"failed":0,"errored":0,"skipped":%d,"test_suites":[{"name":"compat","tests":[%s]}]}\n' \
+		"${#names[@]}" "$tests" >"$report"
+	echo "compat: ${#names[@]} skipped: $skip_reason"
+	exit 0
+fi
+
 passed=0 failed=0 entries=()
 for i in "${!names[@]}"; do
 	name=${names[$i]} cmd=${cmds[$i]}

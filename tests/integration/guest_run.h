@@ -7,6 +7,8 @@
 #define SJMP_TEST_GUEST_RUN_H
 
 #include <criterion/criterion.h>
+
+#include "kvm_skip.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,11 +27,7 @@ struct guest_run {
 /* Skip the test, with the reason, where guest mode cannot run. */
 static inline void guest_require_kvm(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		cr_skip_test("/dev/kvm cannot be opened (%s): guest mode needs KVM",
-		             strerror(errno));
-	close(fd);
+	sjmp_test_require_kvm();
 }
 
 static inline void drain(int fd, char *buf, size_t cap)

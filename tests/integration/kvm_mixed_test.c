@@ -6,7 +6,7 @@
 #include "integration/guest_run.h"
 
 static void helper(struct guest_run *g, const char *backend, const char *a1, const char *a2,
-		   const char *a3, const char *a4)
+                   const char *a3, const char *a4)
 {
 	char path[512], be[64], dir[600];
 	snprintf(path, sizeof(path), "%s/tests/helpers/mixed_backend_helper", SJMP_TEST_BINDIR);
@@ -15,8 +15,8 @@ static void helper(struct guest_run *g, const char *backend, const char *a1, con
 	char *argv[] = {path, (char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL};
 	char *envp[] = {be, dir, NULL};
 	guest_run_argv(g, argv, envp);
-	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-		  "%s %s: status %#x\n%s%s", backend, a1, g->status, g->out, g->err);
+	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0, "%s %s: status %#x\n%s%s",
+	          backend, a1, g->status, g->out, g->err);
 	char want[80];
 	snprintf(want, sizeof(want), "backend=%s\n", backend);
 	cr_assert(strstr(g->out, want), "ran on another backend than %s:\n%s", backend, g->out);
@@ -58,7 +58,7 @@ static void global_attach_reaches(const char *waiter_backend, const char *adder_
 		close(po[0]);
 		char path[512], be[64], dir[600];
 		snprintf(path, sizeof(path), "%s/tests/helpers/mixed_backend_helper",
-			 SJMP_TEST_BINDIR);
+		         SJMP_TEST_BINDIR);
 		snprintf(be, sizeof(be), "SJMP_BACKEND=%s", waiter_backend);
 		snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR"));
 		char *argv[] = {path, "wait", vas, NULL};
@@ -83,7 +83,7 @@ static void global_attach_reaches(const char *waiter_backend, const char *adder_
 	unlink(go);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "waiter status %#x:\n%s", st, all);
 	cr_expect(strstr(all, "s2=second-segment"), "the waiter did not see the new segment:\n%s",
-		  all);
+	          all);
 }
 
 Test(kvm_mixed, global_attach_reaches_an_attached_kvm_process, .timeout = 120)

@@ -13,7 +13,7 @@ static void run_kvm(struct guest_run *g, const char *scenario)
 	char *envp[] = {"SJMP_BACKEND=kvm", dir, NULL};
 	guest_run_argv(g, argv, envp);
 	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-		  "helper status %#x\nstdout:\n%s\nstderr:\n%s", g->status, g->out, g->err);
+	          "helper status %#x\nstdout:\n%s\nstderr:\n%s", g->status, g->out, g->err);
 	/* /dev/kvm opened: the kvm backend must have run, not the mmap fallback. */
 	cr_assert(strstr(g->out, "backend=kvm") != NULL, "ran on another backend:\n%s", g->out);
 }
@@ -29,7 +29,7 @@ static void check_exits(const char *scenario)
 	/* Nothing on the switch path reaches the VMM: reading the counters is the only
 	 * I/O exit between the two readings. */
 	cr_expect_eq(guest_val(&g, "io", -1), guest_val(&g, "read_io", -2),
-		     "a switch made an exit to the VMM:\n%s", g.out);
+	             "a switch made an exit to the VMM:\n%s", g.out);
 	cr_expect_eq(guest_val(&g, "mmio", -1), 0);
 	cr_expect_eq(guest_val(&g, "hlt", -1), 0);
 	/* On kvm_pvm the CR3 load traps into the host kernel: one exit per switch. On VMX/SVM it
@@ -39,8 +39,8 @@ static void check_exits(const char *scenario)
 	bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	long long floor = pvm ? n : 0;
 	cr_expect(exits >= floor && exits <= floor + n / 500,
-		  "exits per 100,000 switches: %lld (expected %lld plus host interrupts)\n%s", exits,
-		  floor, g.out);
+	          "exits per 100,000 switches: %lld (expected %lld plus host interrupts)\n%s",
+	          exits, floor, g.out);
 }
 
 Test(kvm_vas, switch_makes_no_exit_to_the_vmm, .timeout = 120)
@@ -59,4 +59,14 @@ Test(kvm_vas, two_threads_see_two_vases_at_one_address, .timeout = 120)
 	run_kvm(&g, "perthread");
 	cr_expect_eq(guest_val(&g, "thread_a_ok", 0), 1, "%s", g.out);
 	cr_expect_eq(guest_val(&g, "thread_b_ok", 0), 1, "%s", g.out);
+}
+
+Test(kvm_vas, switch_under_contention_keeps_the_writer_alone, .timeout = 180)
+{
+	struct guest_run g;
+	run_kvm(&g, "contention");
+	cr_expect_eq(guest_val(&g, "errors", -1), 0, "%s", g.out);
+	cr_expect_eq(guest_val(&g, "max_inside", 0), 1, "two threads were inside at once:\n%s",
+	             g.out);
+	cr_expect_eq(guest_val(&g, "count", 0), guest_val(&g, "expected", -1), "%s", g.out);
 }

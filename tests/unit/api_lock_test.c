@@ -46,9 +46,9 @@ Test(locks, readers_hold_the_lock_together)
 	fixture(&f, LOCKABLE);
 	api_switch(f.r);
 	cr_expect_eq(api_child_switch(f.rvas, SJMP_SWITCH_NONBLOCK, 0), 0,
-		     "a second reader was refused");
+	             "a second reader was refused");
 	cr_expect_eq(api_child_switch(f.wvas, SJMP_SWITCH_NONBLOCK, 0), EBUSY,
-		     "a writer got in with a reader inside");
+	             "a writer got in with a reader inside");
 	api_switch(SJMP_PRIMARY);
 }
 
@@ -168,13 +168,13 @@ Test(locks, switching_out_releases)
 	cr_expect_eq(api_child_switch(f.wvas, SJMP_SWITCH_NONBLOCK, 0), EBUSY);
 	api_switch(SJMP_PRIMARY);
 	cr_expect_eq(api_child_switch(f.wvas, SJMP_SWITCH_NONBLOCK, 0), 0,
-		     "switching to the primary VAS kept the lock");
+	             "switching to the primary VAS kept the lock");
 	/* Leaving for another VAS that does not map the segment releases too. */
 	sjmp_vh_t other = api_attach(api_vas_with(api_name(v2, "lk-other"), 0, 0));
 	api_switch(f.w);
 	api_switch(other);
 	cr_expect_eq(api_child_switch(f.wvas, SJMP_SWITCH_NONBLOCK, 0), 0,
-		     "switching to another VAS kept the lock");
+	             "switching to another VAS kept the lock");
 	/* Going from writer to reader downgrades: readers may come in, writers may not. */
 	api_switch(f.w);
 	api_switch(f.r);
@@ -185,7 +185,7 @@ Test(locks, switching_out_releases)
 	api_switch(f.w);
 	cr_assert_eq(sjmp_seg_detach(f.w, f.sid), 0);
 	cr_expect_eq(api_child_switch(f.wvas, SJMP_SWITCH_NONBLOCK, 0), 0,
-		     "detaching the segment kept its lock");
+	             "detaching the segment kept its lock");
 	api_switch(SJMP_PRIMARY);
 }
 
@@ -341,7 +341,7 @@ Test(threads, one_vas_per_process_unless_per_thread_vas)
 		cr_expect_eq(switch_in_thread(x), 0);
 		cr_expect_eq(sjmp_vas_current(), x);
 		cr_expect_eq(*(volatile int *)(API_BASE(1) + 64), 1,
-			     "B's leaving unmapped A's VAS");
+		             "B's leaving unmapped A's VAS");
 		cr_expect_eq(sjmp_vas_detach(y), 0, "B left Y, so Y is free");
 		y = api_attach(api_vas_with(NULL, sb, API_RW));
 	}
@@ -372,6 +372,6 @@ Test(threads, a_thread_that_exits_inside_a_vas_leaves_it)
 	cr_assert_eq(arg.result, 0);
 	cr_expect_eq(sjmp_vas_current(), SJMP_PRIMARY);
 	cr_expect_eq(api_child_switch(v, SJMP_SWITCH_NONBLOCK, 0), 0,
-		     "the exited thread's lock stayed held");
+	             "the exited thread's lock stayed held");
 	cr_expect_eq(sjmp_vas_detach(x), 0, "the exited thread still counts as inside");
 }

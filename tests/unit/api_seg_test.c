@@ -144,16 +144,16 @@ Test(seg_alloc, refuses_base_outside_zone_with_erange)
 	cr_assert_eq(sjmp_init(), 0);
 	char *before = api_dir_snapshot();
 	cr_expect_eq(sjmp_seg_alloc(name, SJMP_ZONE_BASE - API_PAGE, API_PAGE, API_RW, 0600),
-		     -ERANGE, "below the zone");
+	             -ERANGE, "below the zone");
 	cr_expect_eq(sjmp_seg_alloc(name, SJMP_ZONE_BASE - API_PAGE, 2 * API_PAGE, API_RW, 0600),
-		     -ERANGE, "straddling the start");
+	             -ERANGE, "straddling the start");
 	cr_expect_eq(sjmp_seg_alloc(name, end, API_PAGE, API_RW, 0600), -ERANGE, "at the end");
 	cr_expect_eq(sjmp_seg_alloc(name, end - API_PAGE, 2 * API_PAGE, API_RW, 0600), -ERANGE,
-		     "straddling the end");
+	             "straddling the end");
 	cr_expect_eq(sjmp_seg_alloc(name, 0x10000, API_PAGE, API_RW, 0600), -ERANGE, "low");
-	cr_expect_eq(sjmp_seg_alloc(name, SJMP_ZONE_BASE + API_PAGE, (size_t)-API_PAGE, API_RW,
-				    0600),
-		     -ERANGE, "size wrapping around");
+	cr_expect_eq(
+	    sjmp_seg_alloc(name, SJMP_ZONE_BASE + API_PAGE, (size_t)-API_PAGE, API_RW, 0600),
+	    -ERANGE, "size wrapping around");
 	cr_expect_eq(sjmp_seg_alloc(NULL, end, API_PAGE, API_RW, 0600), -ERANGE, "unnamed");
 	api_assert_dir_unchanged(before);
 	api_assert_zone_clean();
@@ -437,7 +437,7 @@ Test(seg_attach, refuses_an_overlapping_segment_with_eaddrinuse_and_maps_nothing
 	api_capture_log();
 	sjmp_sid_t sa = api_seg(api_name(a, "ovl-a"), 1, 4 * API_PAGE, API_RW, 0600);
 	sjmp_sid_t sb = sjmp_seg_alloc(api_name(b, "ovl-b"), API_BASE(1) + 3 * API_PAGE,
-				       4 * API_PAGE, API_RW, 0600);
+	                               4 * API_PAGE, API_RW, 0600);
 	cr_assert_geq(sb, 1);
 	cr_assert_eq(sjmp_seg_attach(SJMP_PRIMARY, sa, API_RW), 0);
 	*(volatile uint64_t *)(API_BASE(1) + 3 * API_PAGE) = 77;
@@ -448,9 +448,9 @@ Test(seg_attach, refuses_an_overlapping_segment_with_eaddrinuse_and_maps_nothing
 	api_zone_maps(after, sizeof(after));
 	cr_expect_str_eq(after, before, "a failed attach changed the mappings");
 	cr_expect_eq(*(volatile uint64_t *)(API_BASE(1) + 3 * API_PAGE), 77,
-		     "the attached segment's bytes were replaced");
+	             "the attached segment's bytes were replaced");
 	cr_expect(api_probe(API_BASE(1) + 6 * API_PAGE, false) == false,
-		  "the overlapping segment's tail got mapped");
+	          "the overlapping segment's tail got mapped");
 	/* The same in a VAS that is not current. */
 	sjmp_vh_t vh = api_attach(api_vas_with(NULL, 0, 0));
 	cr_assert_eq(sjmp_seg_attach(vh, sb, SJMP_READ), 0);
@@ -543,8 +543,7 @@ static void global_errors(sjmp_vid_t vid, bool named)
 	snprintf(b, sizeof(b), "gb-%d-%d", named, (int)getpid());
 	snprintf(c, sizeof(c), "gc-%d-%d", named, (int)getpid());
 	sjmp_sid_t sa = api_seg(a, 1, 4 * API_PAGE, API_RW, 0600);
-	sjmp_sid_t sb =
-		sjmp_seg_alloc(b, API_BASE(1) + 2 * API_PAGE, 4 * API_PAGE, API_RW, 0600);
+	sjmp_sid_t sb = sjmp_seg_alloc(b, API_BASE(1) + 2 * API_PAGE, 4 * API_PAGE, API_RW, 0600);
 	sjmp_sid_t sc = api_seg(c, 3, API_PAGE, SJMP_READ, 0600);
 	cr_assert_geq(sb, 1);
 	cr_assert_eq(sjmp_seg_attach_global(vid, sa, API_RW), 0);
@@ -721,8 +720,8 @@ Test(seg_misc, clone_copies_the_bytes_at_the_same_base)
 
 	api_capture_log();
 	umask(022);
-	sjmp_sid_t src = api_seg(api_name(a, "orig"), 1, 2 * API_PAGE, API_RW | SJMP_SEG_LOCKABLE,
-				 0600);
+	sjmp_sid_t src =
+	    api_seg(api_name(a, "orig"), 1, 2 * API_PAGE, API_RW | SJMP_SEG_LOCKABLE, 0600);
 	cr_assert_eq(sjmp_seg_attach(SJMP_PRIMARY, src, API_RW), 0);
 	char *str = sjmp_seg_malloc(src, 32);
 	cr_assert_not_null(str);

@@ -21,6 +21,8 @@
 #define SJMP_TEST_API_UTIL_H
 
 #include <criterion/criterion.h>
+
+#include "kvm_skip.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -46,7 +48,7 @@
 #define API_PAGE 4096UL
 /** Base of the test's n-th segment slot: 16 MiB apart, well inside the zone. */
 #define API_BASE(n) (SJMP_ZONE_BASE + ((uintptr_t)(n) << 24))
-#define API_RW (SJMP_READ | SJMP_WRITE)
+#define API_RW      (SJMP_READ | SJMP_WRITE)
 
 static char api_dir[PATH_MAX];
 
@@ -66,7 +68,7 @@ static bool api_zone_guarded;
 __attribute__((constructor)) static void api_zone_guard(void)
 {
 	void *p = mmap((void *)SJMP_ZONE_BASE, SJMP_ZONE_SIZE, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	api_zone_guarded = p == (void *)SJMP_ZONE_BASE;
 }
 
@@ -100,6 +102,9 @@ static inline void api_setup(void)
 	const char *parent = env && *env ? env : "/tmp";
 
 	api_zone_unguard();
+	const char *backend = getenv("SJMP_BACKEND");
+	if (backend && !strcmp(backend, "kvm"))
+		sjmp_test_require_kvm(); /* and then a fall-back to mmap fails the test */
 	mkdir(parent, 0700);
 	snprintf(api_dir, sizeof(api_dir), "%s/api-XXXXXX", parent);
 	cr_assert_not_null(mkdtemp(api_dir), "mkdtemp in %s: %s", parent, strerror(errno));
@@ -137,9 +142,9 @@ static inline int api_snap_one(const char *path, const struct stat *st, int flag
 		api_snap_cap = (api_snap_cap + need) * 2;
 		api_snap_buf = realloc(api_snap_buf, api_snap_cap);
 	}
-	api_snap_len += (size_t)snprintf(api_snap_buf + api_snap_len, api_snap_cap - api_snap_len,
-					 "%s %o\n", *rel ? rel : ".",
-					 (unsigned)(st->st_mode & 0777));
+	api_snap_len +=
+	    (size_t)snprintf(api_snap_buf + api_snap_len, api_snap_cap - api_snap_len, "%s %o\n",
+	                     *rel ? rel : ".", (unsigned)(st->st_mode & 0777));
 	return 0;
 }
 
@@ -185,8 +190,8 @@ static inline char *api_dir_snapshot(void)
 	do {                                                                                       \
 		char *after_ = api_dir_snapshot();                                                 \
 		cr_assert_str_eq(after_, (before), "SJMP_DIR changed:\nbefore:\n%s\nafter:\n%s",   \
-				 (before), after_);                                                \
-		free(after_);                                                              \
+		                 (before), after_);                                                \
+		free(after_);                                                                      \
 		free(before);                                                                      \
 	} while (0)
 
@@ -433,7 +438,7 @@ static inline void api_capture_log(void)
 
 /** A named segment at slot @slot; asserts success. */
 static inline sjmp_sid_t api_seg(const char *name, int slot, size_t size, unsigned flags,
-				 mode_t mode)
+                                 mode_t mode)
 {
 	sjmp_sid_t sid = sjmp_seg_alloc(name, API_BASE(slot), size, flags, mode);
 
@@ -446,8 +451,7 @@ static inline sjmp_vid_t api_vas_with(const char *name, sjmp_sid_t sid, unsigned
 {
 	sjmp_vid_t vid = sjmp_vas_create(name, 0660);
 
-	cr_assert_geq(vid, 1, "vas_create(%s): %s", name ? name : "(unnamed)",
-		      sjmp_strerror(vid));
+	cr_assert_geq(vid, 1, "vas_create(%s): %s", name ? name : "(unnamed)", sjmp_strerror(vid));
 	if (sid > 0) {
 		int r = sjmp_seg_attach_global(vid, sid, prot);
 		cr_assert_eq(r, 0, "seg_attach_global: %s", sjmp_strerror(r));

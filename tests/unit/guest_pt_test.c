@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "layout.h"
+#include "sjmp.h"
 #include "pt.h"
 #include "x86_64_hw.h"
 
@@ -121,9 +122,9 @@ Test(guest_pt, shared_root_sees_common_changes_but_not_the_zone)
 	cr_assert_eq(guest_pt_map(&pool, root, 0x40200000, 0x80200000, 2 << 20, GUEST_PT_RW), 0);
 	cr_expect_eq(guest_pt_translate(&pool, r2, 0x40200000, NULL), 0x80200000);
 	/* The zone is private per root. */
-	cr_assert_eq(guest_pt_map(&pool, r2, 0x180000000000, 0x100000000, 2 << 20, GUEST_PT_RW), 0);
-	cr_expect_eq(guest_pt_translate(&pool, r2, 0x180000000000, NULL), 0x100000000);
-	cr_expect_eq(guest_pt_translate(&pool, root, 0x180000000000, NULL), ~0UL);
+	cr_assert_eq(guest_pt_map(&pool, r2, SJMP_ZONE_BASE, 0x100000000, 2 << 20, GUEST_PT_RW), 0);
+	cr_expect_eq(guest_pt_translate(&pool, r2, SJMP_ZONE_BASE, NULL), 0x100000000);
+	cr_expect_eq(guest_pt_translate(&pool, root, SJMP_ZONE_BASE, NULL), ~0UL);
 }
 
 static int stop_at_second(uint64_t va, uint64_t pa, uint64_t size, uint64_t pte, void *arg)

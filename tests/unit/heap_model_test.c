@@ -31,7 +31,7 @@ static void run_seed(uint64_t seed, unsigned ops)
 	cr_assert_gt(full, 0, "seed %llu: the sequence never filled the heap; ENOMEM untested",
 	             (unsigned long long)seed);
 	cr_log_info("seed %llu: undo log peak %llu entries", (unsigned long long)seed,
-		    (unsigned long long)sjmp__heap_log_peak(base));
+	            (unsigned long long)sjmp__heap_log_peak(base));
 	cr_assert_lt(sjmp__heap_log_peak(base), 64);
 
 	/* Everything freed: the heap is one empty top again. */

@@ -4,9 +4,13 @@
  * backend puts into guest mode at sjmp_init. Prints "key=value" lines; argv[1] selects:
  *   exits      100,000 switches between two VASes; KVM's exit counters before and after
  *   perthread  two threads in two VASes that map different segments at one address, at once
+ *   contention four threads switch in and out of VASes sharing one writable lockable segment,
+ *              each time incrementing a counter in it non-atomically (with a yield in the
+ *              middle): the exclusive lock must make the final count exact
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +78,9 @@ static int exits(unsigned flags)
 	printf("backend=%s\nswitches=%d\nseen_a=%llu\nseen_b=%llu\n", sjmp_backend_name(), n,
 	       (unsigned long long)seen_a, (unsigned long long)seen_b);
 	printf("read_exits=%llu\nexits=%llu\nio=%llu\nmmio=%llu\nhlt=%llu\n",
-	       (unsigned long long)(c1.exits - c0.exits),
-	       (unsigned long long)(c2.exits - c1.exits), (unsigned long long)(c2.io - c1.io),
-	       (unsigned long long)(c2.mmio - c1.mmio), (unsigned long long)(c2.hlt - c1.hlt));
+	       (unsigned long long)(c1.exits - c0.exits), (unsigned long long)(c2.exits - c1.exits),
+	       (unsigned long long)(c2.io - c1.io), (unsigned long long)(c2.mmio - c1.mmio),
+	       (unsigned long long)(c2.hlt - c1.hlt));
 	printf("read_io=%llu\n", (unsigned long long)(c1.io - c0.io));
 	return 0;
 }
@@ -120,6 +124,75 @@ static int perthread(void)
 	return 0;
 }
 
+#define CONTENDERS 4
+#define ROUNDS     2000
+
+struct contender {
+	sjmp_vh_t vh;
+	int errors;
+	int max_inside;
+};
+
+static volatile int inside; /* threads inside right now (common region: seen by all VASes) */
+
+static void *contend(void *arg)
+{
+	struct contender *c = arg;
+	volatile uint64_t *counter = (volatile uint64_t *)(BASE + 4096);
+	for (int i = 0; i < ROUNDS; i++) {
+		if (sjmp_vas_switch(c->vh) < 0) {
+			c->errors++;
+			continue;
+		}
+		int now = __atomic_add_fetch(&inside, 1, __ATOMIC_SEQ_CST);
+		if (now > c->max_inside)
+			c->max_inside = now;
+		uint64_t v = *counter;
+		if (i % 16 == 0)
+			sched_yield(); /* invite another thread in while the count is in flight */
+		*counter = v + 1;
+		__atomic_sub_fetch(&inside, 1, __ATOMIC_SEQ_CST);
+		if (sjmp_vas_switch(SJMP_PRIMARY) < 0)
+			c->errors++;
+	}
+	return NULL;
+}
+
+/* Each thread gets its own attached instance of one VAS; the segment is writable and lockable,
+ * so switching in takes its exclusive lock (paper section 3.2). */
+static int contention(void)
+{
+	sjmp_sid_t sid =
+	    sjmp_seg_alloc(NULL, BASE, SIZE, SJMP_READ | SJMP_WRITE | SJMP_SEG_LOCKABLE, 0600);
+	sjmp_vid_t vid = sjmp_vas_create(NULL, 0600);
+	if (sid < 0 || vid < 0 || sjmp_seg_attach_global(vid, sid, SJMP_READ | SJMP_WRITE) < 0)
+		return 2;
+	struct contender c[CONTENDERS] = {0};
+	pthread_t t[CONTENDERS];
+	for (int i = 0; i < CONTENDERS; i++) {
+		c[i].vh = sjmp_vas_attach(vid);
+		if (c[i].vh < 0)
+			return 2;
+	}
+	for (int i = 0; i < CONTENDERS; i++)
+		pthread_create(&t[i], NULL, contend, &c[i]);
+	int errors = 0, max_inside = 0;
+	for (int i = 0; i < CONTENDERS; i++) {
+		pthread_join(t[i], NULL);
+		errors += c[i].errors;
+		if (c[i].max_inside > max_inside)
+			max_inside = c[i].max_inside;
+	}
+	if (sjmp_vas_switch(c[0].vh) < 0)
+		return 3;
+	uint64_t count = *(volatile uint64_t *)(BASE + 4096);
+	sjmp_vas_switch(SJMP_PRIMARY);
+	printf("backend=%s\ncount=%llu\nexpected=%d\nerrors=%d\nmax_inside=%d\n",
+	       sjmp_backend_name(), (unsigned long long)count, CONTENDERS * ROUNDS, errors,
+	       max_inside);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -134,6 +207,8 @@ int main(int argc, char **argv)
 		return exits(SJMP_READ | SJMP_WRITE);
 	if (!strcmp(what, "exits_lockable"))
 		return exits(SJMP_READ | SJMP_WRITE | SJMP_SEG_LOCKABLE);
+	if (!strcmp(what, "contention"))
+		return contention();
 	if (!strcmp(what, "perthread"))
 		return perthread();
 	fprintf(stderr, "kvm_vas_helper: unknown scenario \"%s\"\n", what);

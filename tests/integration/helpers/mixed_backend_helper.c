@@ -16,9 +16,9 @@
 
 #include "sjmp.h"
 
-#define BASE1 (SJMP_ZONE_BASE + (32UL << 30))
-#define BASE2 (SJMP_ZONE_BASE + (33UL << 30))
-#define SIZE (1UL << 20)
+#define BASE1   (SJMP_ZONE_BASE + (32UL << 30))
+#define BASE2   (SJMP_ZONE_BASE + (33UL << 30))
+#define SIZE    (1UL << 20)
 #define TEXT_AT 8192 /* past the segment header */
 
 static int fail(const char *what, int r)
