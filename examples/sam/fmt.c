@@ -170,8 +170,19 @@ int fmt_rec(const sam_hdr_t *h, const struct sam_rec *r, kstring_t *out)
 	p = put_i64(p, r->isize);
 	*p++ = '\t';
 	if (r->l_qseq) {
-		uint32_t n = r->l_qseq;
-		for (uint32_t k = 0; k < n / 2; k++) {
+		uint32_t n = r->l_qseq, k = 0;
+		/* Eight bases (four packed bytes) per store. */
+		for (; k + 4 <= n / 2; k += 4) {
+			uint64_t w = 0;
+			for (int j = 3; j >= 0; j--) {
+				uint16_t two;
+				memcpy(&two, base_pairs[r->seq[k + j]], 2);
+				w = w << 16 | two;
+			}
+			memcpy(p, &w, 8);
+			p += 8;
+		}
+		for (; k < n / 2; k++) {
 			memcpy(p, base_pairs[r->seq[k]], 2);
 			p += 2;
 		}
@@ -181,8 +192,18 @@ int fmt_rec(const sam_hdr_t *h, const struct sam_rec *r, kstring_t *out)
 		if (r->qual[0] == 0xff) {
 			*p++ = '*';
 		} else {
+			/* Eight qualities per add while none is 128 or more (then no byte carries
+			 * into the next); the rest one by one. */
 			const uint8_t *q = r->qual;
-			for (uint32_t k = 0; k < n; k++)
+			for (k = 0; k + 8 <= n; k += 8) {
+				uint64_t w;
+				memcpy(&w, q + k, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+				w += 0x2121212121212121ULL;
+				memcpy(p + k, &w, 8);
+			}
+			for (; k < n; k++)
 				p[k] = (char)(q[k] + 33);
 			p += n;
 		}

@@ -22,12 +22,13 @@
 
 #include "store.h"
 
-#define MF_MAGIC 0x3150414d4d4d4153ULL /* "SAMMMAP1" */
+#define MF_MAGIC 0x3250414d4d4d4153ULL /* "SAMMMAP2" */
 #define MF_ALIGN 64
 #define MF_GRAIN (2UL << 20)
 
 struct mf_header {
 	uint64_t magic;
+	uint64_t base; /* SAM_STORE_BASE of the build that made it: every pointer assumes it */
 	uint64_t size; /* bytes of the file, all mapped from SAM_STORE_BASE */
 	uint64_t used; /* bump pointer: bytes from the base in use */
 	void *root;
@@ -125,6 +126,7 @@ int store_create(const char *name, size_t size_hint, struct sam_store **out)
 		goto fail_unlink;
 	s->hdr = (struct mf_header *)SAM_STORE_BASE;
 	s->hdr->magic = MF_MAGIC;
+	s->hdr->base = SAM_STORE_BASE;
 	s->hdr->size = size;
 	s->hdr->used = round_up(sizeof(struct mf_header), MF_ALIGN);
 	s->hdr->root = NULL;
@@ -171,6 +173,14 @@ int store_open(const char *name, int writable, struct sam_store **out, struct sa
 	if (err)
 		goto fail_close;
 	s->hdr = (struct mf_header *)SAM_STORE_BASE;
+	if (s->hdr->magic == MF_MAGIC && s->hdr->base != SAM_STORE_BASE) {
+		err = -EBADMSG;
+		fprintf(stderr,
+		        "sjmp-sam: %s was made for address %#lx, this build uses %#lx (another "
+		        "segment zone): drop it and load again\n",
+		        s->path, (unsigned long)s->hdr->base, (unsigned long)SAM_STORE_BASE);
+		goto fail_unmap;
+	}
 	if (s->hdr->magic != MF_MAGIC || s->hdr->size != (uint64_t)st.st_size || !s->hdr->root) {
 		err = -EBADMSG;
 		fprintf(stderr,
