@@ -7,40 +7,15 @@
 
 #include "integration/guest_run.h"
 
-static void run_mode(struct guest_run *g, const char *mode, const char *scenario)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/tests/helpers/guest_cpu_helper", SJMP_TEST_BINDIR);
-	char *argv[] = {"/usr/bin/timeout", "-s", "KILL", "60", path, (char *)mode,
-	                (char *)scenario,   NULL};
-	guest_run_argv(g, argv, NULL);
-	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-	          "%s %s: status %#x\nstdout:\n%s\nstderr:\n%s", mode, scenario, g->status, g->out,
-	          g->err);
-}
-
-static struct guest_run *same_as_native(const char *scenario)
-{
-	static struct guest_run n, g;
-	guest_require_kvm();
-	run_mode(&n, "native", scenario);
-	run_mode(&g, "guest", scenario);
-	cr_assert_str_eq(g.out, n.out,
-	                 "%s: guest mode differs from native\n--- native:\n%s\n"
-	                 "--- guest:\n%s\nstderr:\n%s",
-	                 scenario, n.out, g.out, g.err);
-	return &n;
-}
-
 Test(guest_cpu, cpuid_feature_leaves_glibc_reads_equal_the_hosts, .timeout = 120)
 {
-	struct guest_run *n = same_as_native("cpuid");
+	struct guest_run *n = guest_same_as_native("guest_cpu_helper", "cpuid");
 	cr_expect_neq(guest_val(n, "leaf1_ecx", 0), 0, "%s", n->out);
 }
 
 Test(guest_cpu, ymm_zmm_and_mask_registers_survive_forwarded_system_calls, .timeout = 120)
 {
-	struct guest_run *n = same_as_native("xsave");
+	struct guest_run *n = guest_same_as_native("guest_cpu_helper", "xsave");
 	cr_expect_eq(guest_val(n, "ymm_across_syscalls_ok", 0), 1, "%s", n->out);
 }
 
@@ -56,7 +31,7 @@ Test(guest_cpu, clock_gettime_in_guest_mode_agrees_with_the_host_and_is_monotoni
 	guest_require_kvm();
 	struct guest_run g;
 	long long rt0 = now_ns(CLOCK_REALTIME), mo0 = now_ns(CLOCK_MONOTONIC);
-	run_mode(&g, "guest", "clock");
+	guest_run_mode(&g, "guest_cpu_helper", "guest", "clock");
 	long long rt1 = now_ns(CLOCK_REALTIME), mo1 = now_ns(CLOCK_MONOTONIC);
 	long long rt = guest_val(&g, "realtime_ns", 0), mo = guest_val(&g, "monotonic_ns", 0);
 	/* The child read its clocks between the parent's two reads (1 ms slack for rounding). */

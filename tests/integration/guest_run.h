@@ -87,4 +87,56 @@ static inline long long guest_val(const struct guest_run *g, const char *key, lo
 	return def;
 }
 
+/*
+ * Run tests/helpers/HELPER SCENARIO with SJMP_BACKEND=kvm (so sjmp_init enters guest mode) and the
+ * test's SJMP_DIR; assert a clean exit and that the kvm backend, not a fall-back, ran (the helper
+ * prints "backend=NAME").
+ */
+static inline void guest_run_kvm_helper(struct guest_run *g, const char *helper,
+                                        const char *scenario)
+{
+	guest_require_kvm();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/tests/helpers/%s", SJMP_TEST_BINDIR, helper);
+	char *argv[] = {path, (char *)scenario, NULL};
+	char dir[600];
+	snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR") ? getenv("SJMP_DIR") : "/tmp");
+	char *envp[] = {"SJMP_BACKEND=kvm", dir, NULL};
+	guest_run_argv(g, argv, envp);
+	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
+	          "helper status %#x\nstdout:\n%s\nstderr:\n%s", g->status, g->out, g->err);
+	cr_assert(strstr(g->out, "backend=kvm") != NULL, "ran on another backend:\n%s", g->out);
+}
+
+/* Run tests/helpers/HELPER MODE SCENARIO under a 60 s kill timeout; assert a clean exit. */
+static inline void guest_run_mode(struct guest_run *g, const char *helper, const char *mode,
+                                  const char *scenario)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/tests/helpers/%s", SJMP_TEST_BINDIR, helper);
+	char *argv[] = {"/usr/bin/timeout", "-s", "KILL", "60", path, (char *)mode,
+	                (char *)scenario,   NULL};
+	guest_run_argv(g, argv, NULL);
+	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
+	          "%s %s: status %#x\nstdout:\n%s\nstderr:\n%s", mode, scenario, g->status, g->out,
+	          g->err);
+}
+
+/*
+ * Run HELPER's SCENARIO natively and in guest mode (MODE "native" / "guest") and assert the same
+ * output; the native run is returned (static storage: one call per test).
+ */
+static inline struct guest_run *guest_same_as_native(const char *helper, const char *scenario)
+{
+	static struct guest_run n, g;
+	guest_require_kvm();
+	guest_run_mode(&n, helper, "native", scenario);
+	guest_run_mode(&g, helper, "guest", scenario);
+	cr_assert_str_eq(g.out, n.out,
+	                 "%s: guest mode differs from native\n--- native:\n%s\n"
+	                 "--- guest:\n%s\nstderr:\n%s",
+	                 scenario, n.out, g.out, g.err);
+	return &n;
+}
+
 #endif

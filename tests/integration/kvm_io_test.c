@@ -2,21 +2,6 @@
 /* The kvm backend: system calls with buffers in segment memory (vmm/proxy.c). */
 #include "integration/guest_run.h"
 
-static void run_io(struct guest_run *g, const char *scenario)
-{
-	guest_require_kvm();
-	char path[512];
-	snprintf(path, sizeof(path), "%s/tests/helpers/kvm_io_helper", SJMP_TEST_BINDIR);
-	char *argv[] = {path, (char *)scenario, NULL};
-	char dir[600];
-	snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR") ? getenv("SJMP_DIR") : "/tmp");
-	char *envp[] = {"SJMP_BACKEND=kvm", dir, NULL};
-	guest_run_argv(g, argv, envp);
-	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-	          "helper status %#x\nstdout:\n%s\nstderr:\n%s", g->status, g->out, g->err);
-	cr_assert(strstr(g->out, "backend=kvm") != NULL, "ran on another backend:\n%s", g->out);
-}
-
 static void expect_all(const struct guest_run *g, const char *const *keys)
 {
 	for (; *keys; keys++)
@@ -27,7 +12,7 @@ static void expect_all(const struct guest_run *g, const char *const *keys)
 Test(kvm_io, io_calls_reach_the_current_vas_segment_after_switches, .timeout = 120)
 {
 	struct guest_run g;
-	run_io(&g, "io");
+	guest_run_kvm_helper(&g, "kvm_io_helper", "io");
 	static const char *const keys[] = {"pread",
 	                                   "read",
 	                                   "read_across_segments",
@@ -45,7 +30,7 @@ Test(kvm_io, io_calls_reach_the_current_vas_segment_after_switches, .timeout = 1
 Test(kvm_io, two_threads_in_two_vases_read_into_one_address_at_once, .timeout = 120)
 {
 	struct guest_run g;
-	run_io(&g, "threads");
+	guest_run_kvm_helper(&g, "kvm_io_helper", "threads");
 	cr_expect_eq(guest_val(&g, "thread_a_ok", 0), 1, "%s", g.out);
 	cr_expect_eq(guest_val(&g, "thread_b_ok", 0), 1, "%s", g.out);
 }
@@ -53,7 +38,7 @@ Test(kvm_io, two_threads_in_two_vases_read_into_one_address_at_once, .timeout = 
 Test(kvm_io, read_into_a_read_only_attachment_is_efault, .timeout = 120)
 {
 	struct guest_run g;
-	run_io(&g, "readonly");
+	guest_run_kvm_helper(&g, "kvm_io_helper", "readonly");
 	static const char *const keys[] = {"read_into_readonly_efault", "write_from_readonly",
 	                                   NULL};
 	expect_all(&g, keys);
@@ -62,7 +47,7 @@ Test(kvm_io, read_into_a_read_only_attachment_is_efault, .timeout = 120)
 Test(kvm_io, zone_address_not_mapped_in_the_current_vas_is_efault, .timeout = 120)
 {
 	struct guest_run g;
-	run_io(&g, "unmapped");
+	guest_run_kvm_helper(&g, "kvm_io_helper", "unmapped");
 	static const char *const keys[] = {"primary_efault", "hole_efault", "short_at_hole",
 	                                   "write_from_hole_efault", NULL};
 	expect_all(&g, keys);
@@ -71,7 +56,7 @@ Test(kvm_io, zone_address_not_mapped_in_the_current_vas_is_efault, .timeout = 12
 Test(kvm_io, other_calls_with_a_zone_pointer_fail_efault_and_log_once, .timeout = 120)
 {
 	struct guest_run g;
-	run_io(&g, "other");
+	guest_run_kvm_helper(&g, "kvm_io_helper", "other");
 	static const char *const keys[] = {"uname_efault", "uname_efault_again", NULL};
 	expect_all(&g, keys);
 	const char *first = strstr(g.err, "uname: EFAULT");

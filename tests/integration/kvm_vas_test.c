@@ -2,26 +2,10 @@
 /* The kvm backend: VAS switches are CR3 loads in guest mode, per thread. */
 #include "integration/guest_run.h"
 
-static void run_kvm(struct guest_run *g, const char *scenario)
-{
-	guest_require_kvm();
-	char path[512];
-	snprintf(path, sizeof(path), "%s/tests/helpers/kvm_vas_helper", SJMP_TEST_BINDIR);
-	char *argv[] = {path, (char *)scenario, NULL};
-	char dir[600];
-	snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR") ? getenv("SJMP_DIR") : "/tmp");
-	char *envp[] = {"SJMP_BACKEND=kvm", dir, NULL};
-	guest_run_argv(g, argv, envp);
-	cr_assert(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-	          "helper status %#x\nstdout:\n%s\nstderr:\n%s", g->status, g->out, g->err);
-	/* /dev/kvm opened: the kvm backend must have run, not the mmap fallback. */
-	cr_assert(strstr(g->out, "backend=kvm") != NULL, "ran on another backend:\n%s", g->out);
-}
-
 static void check_exits(const char *scenario)
 {
 	struct guest_run g;
-	run_kvm(&g, scenario);
+	guest_run_kvm_helper(&g, "kvm_vas_helper", scenario);
 	long long n = guest_val(&g, "switches", 0), reads = guest_val(&g, "read_exits", -1);
 	cr_assert_eq(n, 100000);
 	cr_expect_eq(guest_val(&g, "seen_a", 0), n / 2, "each VAS shows its own segment");
@@ -56,7 +40,7 @@ Test(kvm_vas, lockable_switch_makes_no_exit_to_the_vmm, .timeout = 120)
 Test(kvm_vas, two_threads_see_two_vases_at_one_address, .timeout = 120)
 {
 	struct guest_run g;
-	run_kvm(&g, "perthread");
+	guest_run_kvm_helper(&g, "kvm_vas_helper", "perthread");
 	cr_expect_eq(guest_val(&g, "thread_a_ok", 0), 1, "%s", g.out);
 	cr_expect_eq(guest_val(&g, "thread_b_ok", 0), 1, "%s", g.out);
 }
@@ -64,7 +48,7 @@ Test(kvm_vas, two_threads_see_two_vases_at_one_address, .timeout = 120)
 Test(kvm_vas, switch_under_contention_keeps_the_writer_alone, .timeout = 180)
 {
 	struct guest_run g;
-	run_kvm(&g, "contention");
+	guest_run_kvm_helper(&g, "kvm_vas_helper", "contention");
 	cr_expect_eq(guest_val(&g, "errors", -1), 0, "%s", g.out);
 	cr_expect_eq(guest_val(&g, "max_inside", 0), 1, "two threads were inside at once:\n%s",
 	             g.out);
