@@ -79,14 +79,34 @@ void sjmp__inst_remove(struct sjmp__inst *in, unsigned i)
 
 /* The rights a process may map a segment with: its flags, less write if the file is not
  * writable for the caller. */
-static unsigned seg_rights(const struct sjmp__seg *s)
+/* The rights a segment's flags allow (write implies read). */
+static unsigned flag_rights(const struct sjmp__seg *s)
 {
 	unsigned r = s->flags & (SJMP_READ | SJMP_WRITE | SJMP_EXEC);
-	if (r & SJMP_WRITE)
-		r |= SJMP_READ;
-	if (!s->writable)
-		r &= ~(unsigned)SJMP_WRITE;
-	return r;
+	return r & SJMP_WRITE ? r | SJMP_READ : r;
+}
+
+/* The rights this process may map a segment with: its flags, less write if the caller may not
+ * write its file. */
+static unsigned seg_rights(const struct sjmp__seg *s)
+{
+	unsigned r = flag_rights(s);
+	return s->writable ? r : r & ~(unsigned)SJMP_WRITE;
+}
+
+/*
+ * Normalises *@prot (write implies read) and checks it against @allowed: 0, or -EACCES with a
+ * log line naming @op, the segment and what it may be mapped with.
+ */
+static int check_prot(const char *op, const struct sjmp__seg *s, unsigned *prot, unsigned allowed)
+{
+	if (*prot & SJMP_WRITE)
+		*prot |= SJMP_READ;
+	if (*prot && !(*prot & ~allowed))
+		return 0;
+	return sjmp__fail(EACCES, op, "\"%s\" may be mapped with at most %s%s%s here", s->name,
+	                  allowed & SJMP_READ ? "R" : "", allowed & SJMP_WRITE ? "W" : "",
+	                  allowed & SJMP_EXEC ? "X" : "");
 }
 
 /* Adds and maps; on failure nothing remains. */
@@ -530,16 +550,9 @@ int sjmp_seg_attach(sjmp_vh_t vh, sjmp_sid_t sid, unsigned prot)
 		r = -EBADF;
 		goto out;
 	}
-	if (prot & SJMP_WRITE)
-		prot |= SJMP_READ;
-	if (!prot || (prot & ~seg_rights(s))) {
-		r = sjmp__fail(EACCES, "seg_attach",
-		               "\"%s\" may be mapped with at most %s%s%s by this process", s->name,
-		               seg_rights(s) & SJMP_READ ? "R" : "",
-		               seg_rights(s) & SJMP_WRITE ? "W" : "",
-		               seg_rights(s) & SJMP_EXEC ? "X" : "");
+	r = check_prot("seg_attach", s, &prot, seg_rights(s));
+	if (r < 0)
 		goto out;
-	}
 	r = inst_attach(in, s, prot, false);
 	if (r == -EEXIST)
 		r = sjmp__fail(EEXIST, "seg_attach", "\"%s\" is already attached to that VAS",
@@ -699,16 +712,10 @@ int sjmp_seg_attach_global(sjmp_vid_t vid, sjmp_sid_t sid, unsigned prot)
 		r = -EBADF;
 		goto out;
 	}
-	if (prot & SJMP_WRITE)
-		prot |= SJMP_READ;
-	unsigned allowed = s->flags & (SJMP_READ | SJMP_WRITE | SJMP_EXEC);
-	if (allowed & SJMP_WRITE)
-		allowed |= SJMP_READ;
-	if (!prot || (prot & ~allowed)) {
-		r = sjmp__fail(EACCES, "seg_attach_global",
-		               "the protection asked for exceeds the segment's flags");
+	/* The VAS records what the segment allows; each process maps what its own rights allow. */
+	r = check_prot("seg_attach_global", s, &prot, flag_rights(s));
+	if (r < 0)
 		goto out;
-	}
 	struct global_edit g = {s, prot};
 	if (v->gen) {
 		if (!s->name[0]) {
