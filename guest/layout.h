@@ -7,16 +7,28 @@
  * SJMP_CHUNK_SIZE; each chunk that holds (or may soon hold) host mappings gets SJMP_CHUNK_SIZE of
  * guest-physical space, handed out upwards from SJMP_GPA_BASE, and one memslot mapping that GPA
  * range back onto the chunk's host range. Guest page tables map the chunk with 2 MiB pages.
+ * Mappings over SJMP_COVER_EAGER_MAX are covered lazily, chunk by chunk, on first touch.
  * GPAs stay below 2^MAXPHYADDR of the guest CPUID (46 on kvm_pvm here), whereas host virtual
  * addresses go up to 2^47.
  */
 #ifndef SJMP_GUEST_LAYOUT_H
 #define SJMP_GUEST_LAYOUT_H
 
-#define SJMP_CHUNK_SHIFT 30
-#define SJMP_CHUNK_SIZE  (1UL << SJMP_CHUNK_SHIFT) /* one PDPTE's worth: one PD page per chunk */
-#define SJMP_USER_VA_TOP (1UL << 47)               /* end of the user half (4-level paging) */
+/*
+ * 256 MiB chunks. KVM without TDP (kvm_pvm, and VMX/SVM with shadow paging) allocates and clears
+ * reverse-map and page-track arrays proportional to a memslot's size when it is created: with
+ * 1 GiB chunks that was a third of the cost of entering guest mode (perf: memslot_rmap_alloc,
+ * clear_page), with 256 MiB it is a twelfth, and smaller chunks gain nothing measurable while
+ * using memslots (at most 4096) faster.
+ */
+#define SJMP_CHUNK_SHIFT 28
+#define SJMP_CHUNK_SIZE  (1UL << SJMP_CHUNK_SHIFT)
+#define SJMP_USER_VA_TOP (1UL << 47) /* end of the user half (4-level paging) */
 #define SJMP_NCHUNKS     (SJMP_USER_VA_TOP >> SJMP_CHUNK_SHIFT)
+
+/* Mappings larger than this are covered only where the guest first touches them (one chunk per
+ * fault), so that a large reservation does not use up memslots: at most 64 per mapping. */
+#define SJMP_COVER_EAGER_MAX (16UL << 30)
 
 /* First guest-physical address handed to a chunk: leaves 4 GiB below for anything legacy. */
 #define SJMP_GPA_BASE (4UL << 30)

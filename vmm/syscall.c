@@ -75,12 +75,12 @@ void vmm_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	case SYS_mmap:
 		ret = forward(r);
 		if (!is_err(ret))
-			vmm_cover((uint64_t)ret, r->rsi);
+			vmm_cover_new_mapping((uint64_t)ret, r->rsi);
 		break;
 	case SYS_mremap:
 		ret = forward(r);
 		if (!is_err(ret))
-			vmm_cover((uint64_t)ret, r->rdx);
+			vmm_cover_new_mapping((uint64_t)ret, r->rdx);
 		break;
 	case SYS_brk:
 		ret = forward(r);

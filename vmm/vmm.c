@@ -139,6 +139,11 @@ int vmm_cover(uint64_t va, uint64_t len)
 	return r;
 }
 
+int vmm_cover_new_mapping(uint64_t va, uint64_t len)
+{
+	return vmm_cover(va, len > SJMP_COVER_EAGER_MAX ? 1 : len);
+}
+
 /* ---- page-table roots ---- */
 
 #define VMM_MAX_ROOTS 1024
@@ -323,7 +328,7 @@ static int cover_current_maps(void)
 			continue;
 		if (lo >= SJMP_USER_VA_TOP) /* [vsyscall]: emulated by the host kernel */
 			continue;
-		if (hi - lo > (64UL << 30)) /* huge reservations: covered lazily on first fault */
+		if (hi - lo > SJMP_COVER_EAGER_MAX) /* covered lazily on first touch */
 			continue;
 		if (strstr(line, "[stack]")) {
 			vmm_get()->stack_lo = lo;
@@ -458,7 +463,9 @@ static int vmm_create(struct vmm **out)
 		goto fail;
 	}
 	memset(vm->vif_page, 0, 4096);
-	vm->tsc_per_us = tsc_calibrate();
+	/* Only --stats converts TSC ticks to time; the calibration is a 2 ms busy wait, a third of
+	 * the cost of entering guest mode, so nothing else pays it. */
+	vm->tsc_per_us = vm->opt.stats ? tsc_calibrate() : 1;
 	vm->start_tsc = vmm_rdtsc();
 	*out = vm;
 	/* The pool's own chunk first: its guest-physical address locates the tables. */

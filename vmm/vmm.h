@@ -194,7 +194,7 @@ struct vmm {
 	/* kvm_cpuid2 set on every vCPU. */
 	struct kvm_cpuid2 *cpuid;
 	uint64_t host_xcr0;
-	uint64_t tsc_per_us;
+	uint64_t tsc_per_us; /* TSC ticks per microsecond: calibrated for --stats only, else 1 */
 	uint64_t start_tsc;
 	uint64_t stack_lo;    /* lowest address of the main stack's VMA as last seen */
 	uint64_t stack_hi;    /* end of the main stack's VMA */
@@ -225,6 +225,14 @@ int vmm_init(void);
  * Context: any thread, also the host run loop (raw system calls only).
  */
 int vmm_cover(uint64_t va, uint64_t len);
+
+/**
+ * vmm_cover_new_mapping() - vmm_cover() for a mapping the host just made (forwarded mmap or
+ * mremap): all of it up to SJMP_COVER_EAGER_MAX, otherwise only its first chunk (the rest is
+ * covered where the guest first touches it).
+ * Return: as vmm_cover(). Context: as vmm_cover().
+ */
+int vmm_cover_new_mapping(uint64_t va, uint64_t len);
 
 /** vmm_covered() - whether @va is in a chunk of the common region. Async-signal-safe. */
 bool vmm_covered(uint64_t va);

@@ -5,13 +5,20 @@
  */
 #include "integration/guest_run.h"
 
+/* The object directory every process of a test uses (the test runner's, else /tmp). */
+static const char *objdir(void)
+{
+	const char *d = getenv("SJMP_DIR");
+	return d && *d ? d : "/tmp";
+}
+
 static void helper(struct guest_run *g, const char *backend, const char *a1, const char *a2,
                    const char *a3, const char *a4)
 {
 	char path[512], be[64], dir[600];
 	snprintf(path, sizeof(path), "%s/tests/helpers/mixed_backend_helper", SJMP_TEST_BINDIR);
 	snprintf(be, sizeof(be), "SJMP_BACKEND=%s", backend);
-	snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR") ? getenv("SJMP_DIR") : "/tmp");
+	snprintf(dir, sizeof(dir), "SJMP_DIR=%s", objdir());
 	char *argv[] = {path, (char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL};
 	char *envp[] = {be, dir, NULL};
 	guest_run_argv(g, argv, envp);
@@ -60,7 +67,7 @@ static void global_attach_reaches(const char *waiter_backend, const char *adder_
 		snprintf(path, sizeof(path), "%s/tests/helpers/mixed_backend_helper",
 		         SJMP_TEST_BINDIR);
 		snprintf(be, sizeof(be), "SJMP_BACKEND=%s", waiter_backend);
-		snprintf(dir, sizeof(dir), "SJMP_DIR=%s", getenv("SJMP_DIR"));
+		snprintf(dir, sizeof(dir), "SJMP_DIR=%s", objdir());
 		char *argv[] = {path, "wait", vas, NULL};
 		char *envp[] = {be, dir, NULL};
 		execve(path, argv, envp);
@@ -73,7 +80,7 @@ static void global_attach_reaches(const char *waiter_backend, const char *adder_
 		strncat(all, line, sizeof(all) - strlen(all) - 1);
 	helper(&g, adder_backend, "add", vas, "second-segment", NULL);
 	char go[600];
-	snprintf(go, sizeof(go), "%s/%s.go", getenv("SJMP_DIR"), vas);
+	snprintf(go, sizeof(go), "%s/%s.go", objdir(), vas);
 	fclose(fopen(go, "w"));
 	while (fgets(line, sizeof(line), out))
 		strncat(all, line, sizeof(all) - strlen(all) - 1);
