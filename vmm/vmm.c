@@ -646,45 +646,6 @@ void vmm_vcpu_release(struct vmm *vm, struct vmm_vcpu *vcpu)
 	vmm_unlock(vm);
 }
 
-int vmm_kvm_stat(const char *name, uint64_t *val)
-{
-	struct vmm_vcpu *v = vmm_self();
-	if (!v)
-		return -EPERM;
-	int fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
-	if (fd < 0)
-		return -errno;
-	struct kvm_stats_header h;
-	int r = -ENOENT;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
-		r = -EIO;
-		goto out;
-	}
-	size_t dsz = sizeof(struct kvm_stats_desc) + h.name_size;
-	char *descs = malloc(dsz * h.num_desc);
-	if (!descs) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (pread(fd, descs, dsz * h.num_desc, h.desc_offset) != (ssize_t)(dsz * h.num_desc)) {
-		r = -EIO;
-		goto out_free;
-	}
-	for (uint32_t i = 0; i < h.num_desc; i++) {
-		struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * dsz);
-		if (strcmp(d->name, name))
-			continue;
-		r = pread(fd, val, sizeof(*val), h.data_offset + d->offset) == sizeof(*val) ? 0
-		                                                                            : -EIO;
-		break;
-	}
-out_free:
-	free(descs);
-out:
-	close(fd);
-	return r;
-}
-
 int vmm_platform_probe(struct vmm_platform *p)
 {
 	size_t size = sizeof(struct vmm) + 4096 + 256 * sizeof(struct kvm_cpuid_entry2);

@@ -276,9 +276,17 @@ __attribute__((noreturn)) void vmm_run(struct vmm_vcpu *vcpu);
 /**
  * vmm_kvm_stat() - read KVM's own statistic @name (KVM_GET_STATS_FD, e.g. "exits", "io_exits")
  * of the calling thread's vCPU. Return: 0, -EPERM (not in guest mode), -ENOENT (no such stat),
- * -EIO, -ENOMEM. Context: guest mode (it makes forwarded system calls and allocates).
+ * -EIO. Context: guest mode.
  */
 int vmm_kvm_stat(const char *name, uint64_t *val);
+
+/**
+ * vmm_kvm_stats_add() - add KVM's statistics @names[0..@n) of a VM or vCPU (@kvm_object_fd: the VM
+ * fd or a vCPU fd) to @vals[0..@n) (KVM_GET_STATS_FD). Names KVM does not have are left as they
+ * are. Return: how many names were found, or -errno (-EIO: a short read of the stats file).
+ * Context: any (raw system calls, no allocation).
+ */
+int vmm_kvm_stats_add(int kvm_object_fd, const char *const *names, uint64_t *vals, int n);
 
 /** vmm_exit_record() - write this process's record into SJMP_RUN_REPORT (raw calls). */
 void vmm_exit_record(struct vmm *vm, int status);

@@ -78,6 +78,10 @@ static int cmd_info(const struct sam_root *root, const char *name)
 int main(int argc, char **argv)
 {
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	/* Stages print megabytes: write them in 1 MiB blocks, not stdio's 4 KiB. In guest mode
+	 * every write is forwarded to the host (about 25 us on kvm_pvm): depth made 460 writes. */
+	static char out_buf[1 << 20];
+	setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
 	const char *name = NULL, *cmd = NULL, *arg = NULL;
 	int by_name = 0, timed = 0, order = -1;
 	for (int i = 1; i < argc; i++) {
