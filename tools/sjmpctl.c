@@ -2,7 +2,8 @@
 /*
  * sjmpctl - inspect and manage sjmp's named objects.
  *
- *   sjmpctl info                 backend, capabilities, SJMP_DIR, segment zone
+ *   sjmpctl info                 backend, capabilities, SJMP_DIR (and whether its files get
+ *                                2 MiB pages), segment zone
  *   sjmpctl ls                   every named VAS and segment
  *   sjmpctl show VAS             the segments of one VAS
  *   sjmpctl check SEGMENT        attach read-only and verify the segment's heap
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <sjmp.h>
+
+#include "large_pages.h"
 
 static void usage(FILE *f)
 {
@@ -43,6 +46,12 @@ static int info(void)
 	printf("PCID: %s\n", c & SJMP_CAP_PCID ? "yes" : "no");
 	printf("switch without system call: %s\n", c & SJMP_CAP_NO_SYSCALL_SWITCH ? "yes" : "no");
 	printf("SJMP_DIR: %s\n", sjmp_dir());
+	char why[256];
+	int lp = large_pages_in(sjmp_dir(), why, sizeof(why));
+	if (lp < 0)
+		printf("2 MiB pages for segment files: unknown (%s)\n", strerror(-lp));
+	else
+		printf("2 MiB pages for segment files: %s (%s)\n", lp ? "yes" : "no", why);
 	printf("segment zone: [%#lx, %#lx)\n", SJMP_ZONE_BASE, SJMP_ZONE_BASE + SJMP_ZONE_SIZE);
 	return 0;
 }
