@@ -332,8 +332,8 @@ static int tweak(const struct sam_rec *a, const struct sam_rec *b, uint8_t *qa, 
 /* ---- the plan ------------------------------------------------------------------------- */
 
 struct plp_pair {
-	uint32_t a, b;  /* kept indices: a pushed first */
-	hts_pos_t vis;  /* positions of a from here on see the tweak (cur at b's push) */
+	uint32_t a, b; /* kept indices: a pushed first */
+	hts_pos_t vis; /* positions of a from here on see the tweak (cur at b's push) */
 };
 
 struct plp_cut {
@@ -444,8 +444,8 @@ static void mates_forget(struct mates *m, const struct sam_rec *r)
 }
 
 /* The engine's buffer, as far as the plan needs it: how many records it holds, and which
- * leave it when. Records are bucketed by span end, modulo a power of two larger than the
- * spread of ends in the buffer. */
+ * leave it when. Records are bucketed by span end modulo a power of two that grows with their
+ * number; a bucket may hold ends that are further apart (the spread of ends is unbounded). */
 struct bnode {
 	hts_pos_t end;
 	const struct sam_rec *r;
@@ -456,7 +456,6 @@ struct buffer {
 	uint32_t *bucket; /* first node per end modulo size, or NONE */
 	hts_pos_t size;
 	hts_pos_t done; /* every record ending before this has left */
-	hts_pos_t maxend;
 	uint64_t alive;
 	struct bnode *node;
 	uint32_t n_node, cap_node, free_node;
@@ -470,9 +469,26 @@ static int buffer_init(struct buffer *g)
 	if (!g->bucket)
 		return -1;
 	memset(g->bucket, 0xff, (size_t)g->size * sizeof(*g->bucket));
-	g->maxend = -1;
 	g->free_node = NONE;
 	return 0;
+}
+
+/* Take the records ending before @to out of bucket @b. */
+static void buffer_drain(struct buffer *g, uint32_t *b, hts_pos_t to, struct mates *m)
+{
+	while (*b != NONE) {
+		uint32_t x = *b;
+		struct bnode *n = &g->node[x];
+		if (n->end >= to) {
+			b = &n->next;
+			continue;
+		}
+		*b = n->next;
+		mates_forget(m, n->r);
+		n->next = g->free_node;
+		g->free_node = x;
+		g->alive--;
+	}
 }
 
 /* Records ending before @to leave the buffer (the engine visited the positions before @to). */
@@ -480,19 +496,12 @@ static void buffer_expire(struct buffer *g, hts_pos_t to, struct mates *m)
 {
 	if (to <= g->done)
 		return;
-	hts_pos_t stop = to < g->maxend + 1 ? to : g->maxend + 1;
-	for (hts_pos_t e = g->done; g->alive && e < stop; e++) {
-		uint32_t *b = &g->bucket[e & (g->size - 1)];
-		for (uint32_t x = *b; x != NONE;) {
-			struct bnode *n = &g->node[x];
-			uint32_t next = n->next;
-			mates_forget(m, n->r);
-			n->next = g->free_node;
-			g->free_node = x;
-			g->alive--;
-			x = next;
-		}
-		*b = NONE;
+	if (g->alive && to - g->done >= g->size) {
+		for (hts_pos_t i = 0; i < g->size; i++)
+			buffer_drain(g, &g->bucket[i], to, m);
+	} else {
+		for (hts_pos_t e = g->done; g->alive && e < to; e++)
+			buffer_drain(g, &g->bucket[e & (g->size - 1)], to, m);
 	}
 	g->done = to;
 }
@@ -500,17 +509,14 @@ static void buffer_expire(struct buffer *g, hts_pos_t to, struct mates *m)
 /* Every record leaves (the engine moved on to the next reference): done = @to after. */
 static void buffer_clear(struct buffer *g, hts_pos_t to, struct mates *m)
 {
-	buffer_expire(g, g->maxend + 1, m);
+	buffer_expire(g, HTS_POS_MAX, m);
 	g->done = to;
-	g->maxend = -1;
 }
 
 static int buffer_add(struct buffer *g, const struct sam_rec *r, hts_pos_t end)
 {
-	if (end - g->done >= g->size) { /* grow and re-bucket */
-		hts_pos_t size = g->size;
-		while (end - g->done >= size)
-			size *= 2;
+	if (g->alive >= (uint64_t)g->size / 2) { /* grow and re-bucket */
+		hts_pos_t size = g->size * 2;
 		uint32_t *nb = malloc((size_t)size * sizeof(*nb));
 		if (!nb)
 			return -1;
@@ -545,8 +551,6 @@ static int buffer_add(struct buffer *g, const struct sam_rec *r, hts_pos_t end)
 	g->node[x] = (struct bnode){end, r, *b};
 	*b = x;
 	g->alive++;
-	if (end > g->maxend)
-		g->maxend = end;
 	return 0;
 }
 
@@ -575,8 +579,8 @@ static int has_back_op(const struct sam_rec *r)
 
 /* htslib's overlap_push for @r (kept index @kept or NONE), joining the buffer with the
  * engine at @vis. Return: 0, -1 out of memory, -2 where htslib's tweak fails. */
-static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_rec *r,
-                        hts_pos_t end, uint32_t kept, hts_pos_t vis)
+static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_rec *r, hts_pos_t end,
+                        uint32_t kept, hts_pos_t vis)
 {
 	if ((r->flag & BAM_FMUNMAP) || !(r->flag & BAM_FPROPER_PAIR))
 		return 0;
@@ -584,13 +588,13 @@ static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_re
 	if ((r->mtid >= 0 && r->tid != r->mtid) ||
 	    (tlen >= 2 * (int64_t)r->l_qseq && r->mpos >= end))
 		return 0;
+	int later = r->mpos >= r->pos || ((r->flag & BAM_FPAIRED) && r->mpos == -1);
+	if (!m->n && !later)
+		return 0; /* nothing to find, nothing to add: spare hashing the name */
 	uint32_t hash = __ac_X31_hash_string(r->qname);
 	struct mate *e = mates_find(m, hash, r->qname);
-	if (!e) {
-		if (r->mpos >= r->pos || ((r->flag & BAM_FPAIRED) && r->mpos == -1))
-			return mates_put(m, r, hash, kept);
-		return 0;
-	}
+	if (!e)
+		return later ? mates_put(m, r, hash, kept) : 0;
 	const struct sam_rec *a = e->r;
 	uint32_t ka = e->kept;
 	mates_del(m, e);
@@ -598,8 +602,7 @@ static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_re
 	    tweak(a, r, NULL, NULL) < 0)
 		return -2;
 	/* Nothing changes unless both have aligned bases and a reaches past r's start. */
-	if (ka == NONE || kept == NONE || a->l_qseq == 0 || r->l_qseq == 0 ||
-	    rec_end(a) <= r->pos)
+	if (ka == NONE || kept == NONE || a->l_qseq == 0 || r->l_qseq == 0 || rec_end(a) <= r->pos)
 		return 0;
 	return add_pair(p, ka, kept, vis);
 }
@@ -620,8 +623,8 @@ static int add_cut(struct plp_cut **cuts, size_t *n, size_t *cap, uint32_t tid, 
 }
 
 /* Pick chunk boundaries among the candidate cuts so that chunks hold similar work. */
-static int choose_chunks(struct plp_plan *p, struct plp_cut *cand, size_t n_cand,
-                         uint64_t total, size_t want)
+static int choose_chunks(struct plp_plan *p, struct plp_cut *cand, size_t n_cand, uint64_t total,
+                         size_t want)
 {
 	uint64_t target = want ? total / want : total;
 	if (target < CHUNK_MIN)
@@ -706,7 +709,8 @@ int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out)
 			cur_tid = r->tid;
 			cur_pos = r->pos;
 			if (here && end <= r->pos)
-				continue; /* an empty span where the engine already is: not buffered */
+				continue; /* an empty span where the engine already is: not buffered
+				           */
 			uint32_t kept = NONE;
 			if (end > r->pos) {
 				if (work - last_cand >= CUT_QUANTUM) {
@@ -742,8 +746,9 @@ int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out)
 out:
 	if (ret) {
 		if (bad)
-			fprintf(stderr, "sjmp-sam: mpileup: overlapping mates whose CIGAR does not fit "
-			                "their sequence (samtools mpileup fails on this input too)\n");
+			fprintf(stderr,
+			        "sjmp-sam: mpileup: overlapping mates whose CIGAR does not fit "
+			        "their sequence (samtools mpileup fails on this input too)\n");
 		else
 			fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
 		plp_plan_free(p);
@@ -759,27 +764,37 @@ out:
 
 /* ---- formatting ----------------------------------------------------------------------- */
 
-/* A listed record's hot state, read at every position. */
+/*
+ * Positions are formatted a block at a time: each listed record, in push order, writes its
+ * entries for the whole block into per-position columns (bases, qualities), then the block's
+ * lines are put together. A record's sequence and qualities are then read front to back once
+ * per block instead of a byte per position, which keeps thousands of records' data from
+ * thrashing the cache.
+ */
+#define BLOCK 32
+
+/* A listed record's state, read once per block. */
 struct act {
 	const uint8_t *seq;
 	const uint8_t *qual; /* qualities of aligned bases: the tweaked copy, if any */
-	uint32_t qpos;       /* query index at the current position when run > 0 */
-	uint32_t run;        /* positions from the current one that are plain aligned bases */
-	uint32_t ci;         /* its cold state, NONE once it has left */
-	uint32_t rev;        /* 16 on the reverse strand: offset in the base table */
+	hts_pos_t beg;
+	uint32_t qpos; /* query index at the next position when run > 0 */
+	uint32_t run;  /* positions from the next one that are plain aligned bases */
+	uint32_t ci;   /* its cold state, NONE once it has left */
+	uint32_t rev;  /* 16 on the reverse strand: offset in the base tables */
 };
 
 /* The rest, used at read starts and ends, CIGAR operation boundaries, deletions. */
 struct cold {
 	const struct sam_rec *r;
-	hts_pos_t beg, end;
+	hts_pos_t end;
 	hts_pos_t x;   /* reference position where operation k starts */
 	hts_pos_t vis; /* deletions before this show the original qualities */
 	int64_t y;     /* query index where operation k starts */
 	int32_t k;     /* current CIGAR operation */
 	uint32_t next_free;
 	uint8_t *copy;  /* tweaked qualities, owned */
-	uint8_t fresh;  /* state already resolved for the current position */
+	uint8_t fresh;  /* state already resolved for the next position */
 	uint8_t silent; /* no sequence: listed, never shown */
 };
 
@@ -793,8 +808,12 @@ struct plp_worker {
 	uint8_t **stash;   /* per pair: b's tweaked qualities, computed with a's */
 	uint32_t *stashed; /* pairs with a stash, to free what is left at the chunk's end */
 	size_t n_stashed, cap_stashed;
-	char *bases, *quals;
-	size_t bcap, qcap;
+	/* The block's columns: buffers, capacities, write cursors; listed records per column
+	 * as differences. */
+	char *bbuf[BLOCK], *qbuf[BLOCK];
+	size_t bcap[BLOCK], qcap[BLOCK];
+	char *bcur[BLOCK], *qcur[BLOCK];
+	int32_t diff[BLOCK + 1];
 	char btab[32]; /* base as printed: [rev + 4-bit code] */
 	char itab[32]; /* inserted base as printed */
 	char qtab[256];
@@ -833,16 +852,19 @@ void plp_worker_free(struct plp_worker *w)
 	free(w->cold);
 	free(w->stash);
 	free(w->stashed);
-	free(w->bases);
-	free(w->quals);
+	for (int i = 0; i < BLOCK; i++) {
+		free(w->bbuf[i]);
+		free(w->qbuf[i]);
+	}
 	free(w);
 }
 
-static int grow(char **buf, size_t *cap, size_t need)
+/* Make room for @need bytes in buffer @buf whose cursor is @cur. */
+static int grow(char **buf, size_t *cap, char **cur, size_t need)
 {
 	if (need <= *cap)
 		return 0;
-	size_t c = *cap ? *cap : 4096;
+	size_t c = *cap ? *cap : 4096, used = *cur ? (size_t)(*cur - *buf) : 0;
 	while (c < need)
 		c *= 2;
 	char *n = realloc(*buf, c);
@@ -850,6 +872,7 @@ static int grow(char **buf, size_t *cap, size_t need)
 		return -1;
 	*buf = n;
 	*cap = c;
+	*cur = n + used;
 	return 0;
 }
 
@@ -870,7 +893,7 @@ static char *put_uint(char *o, uint64_t v)
 static void cigar_start(struct cold *c)
 {
 	const struct sam_rec *r = c->r;
-	c->x = c->beg;
+	c->x = r->pos;
 	c->y = 0;
 	if (r->n_cigar == 1) {
 		c->k = 0;
@@ -937,7 +960,7 @@ static void leave(struct plp_worker *w, struct act *a)
 	w->gone++;
 }
 
-/* Both tweaked copies of pair @pi; NULL when out of memory. */
+/* Both tweaked copies of pair @pi. */
 static int tweak_pair(const struct plp_plan *p, uint32_t pi, uint8_t **qa, uint8_t **qb)
 {
 	const struct sam_rec *a = p->kept[p->pairs[pi].a], *b = p->kept[p->pairs[pi].b];
@@ -954,69 +977,24 @@ static int tweak_pair(const struct plp_plan *p, uint32_t pi, uint8_t **qa, uint8
 	return 0;
 }
 
-/* Record @ki joins the listed records at position @P (its start, or the start of a chunk). */
-static int enter(struct plp_worker *w, uint32_t ki, hts_pos_t P)
+/* The tweaked qualities of kept record @ki, and from where its deletions see them. */
+static int tweaked(struct plp_worker *w, uint32_t ki, struct cold *c)
 {
 	const struct plp_plan *p = w->plan;
-	const struct sam_rec *r = p->kept[ki];
-	uint32_t ci = cold_get(w);
-	if (ci == NONE)
-		return -1;
-	if (w->n == w->cap) {
-		if (w->h) {
-			memmove(w->act, w->act + w->h, (w->n - w->h) * sizeof(*w->act));
-			w->n -= w->h;
-			w->h = 0;
-		} else {
-			size_t cap = w->cap ? w->cap * 2 : 4096;
-			struct act *a = realloc(w->act, cap * sizeof(*a));
-			if (!a) {
-				w->cold[ci].next_free = w->free_cold;
-				w->free_cold = ci;
-				return -1;
-			}
-			w->act = a;
-			w->cap = cap;
-		}
-	}
-	struct cold *c = &w->cold[ci];
-	*c = (struct cold){.r = r, .beg = r->pos, .end = rec_end(r), .vis = r->pos, .fresh = 1,
-	                   .silent = r->l_qseq == 0};
-	struct act *a = &w->act[w->n++];
-	*a = (struct act){r->seq, r->qual, 0, 0, ci, (r->flag & BAM_FREVERSE) ? 16u : 0u};
-	w->live++;
-	if (!c->silent) {
-		cigar_start(c);
-		/* Catch up with @P as htslib would have, one operation per position at most. */
-		for (hts_pos_t last = c->beg; !c->silent;) {
-			hts_pos_t j = c->x + bam_cigar_oplen(r->cigar[c->k]);
-			if (j < last + 1)
-				j = last + 1;
-			if (j > P)
-				break;
-			cigar_step(c);
-			last = j;
-		}
-	}
 	uint32_t pi = p->kept_pair[ki];
-	if (pi == NONE)
-		return 0;
 	const struct plp_pair *pr = &p->pairs[pi];
 	uint8_t *qa, *qb;
 	if (pr->a == ki) {
-		if (tweak_pair(p, pi, &qa, &qb))
-			return -1;
 		if (w->n_stashed == w->cap_stashed) {
 			size_t cap = w->cap_stashed ? w->cap_stashed * 2 : 256;
 			uint32_t *s = realloc(w->stashed, cap * sizeof(*s));
-			if (!s) {
-				free(qa);
-				free(qb);
+			if (!s)
 				return -1;
-			}
 			w->stashed = s;
 			w->cap_stashed = cap;
 		}
+		if (tweak_pair(p, pi, &qa, &qb))
+			return -1;
 		free(w->stash[pi]);
 		w->stash[pi] = qb;
 		w->stashed[w->n_stashed++] = pi;
@@ -1032,28 +1010,78 @@ static int enter(struct plp_worker *w, uint32_t ki, hts_pos_t P)
 			free(qa);
 		}
 		c->copy = qb;
-		c->vis = c->beg;
+		c->vis = c->r->pos;
 	}
-	a->qual = c->copy;
+	return 0;
+}
+
+/* Kept record @ki joins the listed records at position @P (its start, or the start of a
+ * chunk it already covers). */
+static int enter(struct plp_worker *w, uint32_t ki, hts_pos_t P)
+{
+	const struct sam_rec *r = w->plan->kept[ki];
+	uint32_t ci = cold_get(w);
+	if (ci == NONE)
+		return -1;
+	struct cold *c = &w->cold[ci];
+	*c = (struct cold){
+	    .r = r, .end = rec_end(r), .vis = r->pos, .fresh = 1, .silent = r->l_qseq == 0};
+	if (!c->silent) {
+		cigar_start(c);
+		/* Catch up with @P as htslib would have, one operation per position at most. */
+		for (hts_pos_t last = r->pos; !c->silent;) {
+			hts_pos_t j = c->x + bam_cigar_oplen(r->cigar[c->k]);
+			if (j < last + 1)
+				j = last + 1;
+			if (j > P)
+				break;
+			cigar_step(c);
+			last = j;
+		}
+	}
+	if (w->plan->kept_pair[ki] != NONE && tweaked(w, ki, c)) {
+		c->next_free = w->free_cold;
+		w->free_cold = ci;
+		return -1;
+	}
+	if (w->n == w->cap) {
+		if (w->h) {
+			memmove(w->act, w->act + w->h, (w->n - w->h) * sizeof(*w->act));
+			w->n -= w->h;
+			w->h = 0;
+		} else {
+			size_t cap = w->cap ? w->cap * 2 : 4096;
+			struct act *a = realloc(w->act, cap * sizeof(*a));
+			if (!a) {
+				free(c->copy);
+				c->next_free = w->free_cold;
+				w->free_cold = ci;
+				return -1;
+			}
+			w->act = a;
+			w->cap = cap;
+		}
+	}
+	w->act[w->n++] = (struct act){r->seq, c->copy ? c->copy : r->qual,        r->pos, 0, 0,
+	                              ci,     (r->flag & BAM_FREVERSE) ? 16u : 0u};
+	w->live++;
 	return 0;
 }
 
 /*
- * The entry of @a at position @P when it is not a plain aligned base: resolve the CIGAR as
- * htslib does, print what samtools prints, and work out how many plain positions follow.
- * @b: where the bases go (the buffer may move: *@b is updated); @left: entries still to come
- * at this position, @q: where the quality goes. Return: the new quality cursor, NULL when out
- * of memory.
+ * The entry of @a at position @P (column @col) when it is not a plain aligned base: resolve
+ * the CIGAR as htslib does, print what samtools prints, and work out how many plain
+ * positions follow. @left: records still to write into this column, whose room is kept.
+ * Return: 0, or -1 when out of memory.
  */
-static char *slow(struct plp_worker *w, struct act *a, hts_pos_t P, char **b, size_t left,
-                  char *q)
+static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col, size_t left)
 {
 	struct cold *c = &w->cold[a->ci];
 	const struct sam_rec *r = c->r;
 	if (c->silent) {
 		if (P == c->end - 1)
 			leave(w, a);
-		return q;
+		return 0;
 	}
 	const uint32_t *cig = r->cigar;
 	uint32_t n = r->n_cigar;
@@ -1104,15 +1132,12 @@ static char *slow(struct plp_worker *w, struct act *a, hts_pos_t P, char **b, si
 				break;
 			}
 		}
-		char *o = *b;
-		if (indel) {
-			size_t used = (size_t)(o - w->bases);
-			if (grow(&w->bases, &w->bcap,
-			         used + (size_t)(ins_len + del_len) + 64 + 4 * left + 256))
-				return NULL;
-			o = w->bases + used;
-		}
-		if (P == c->beg) {
+		if (indel && grow(&w->bbuf[col], &w->bcap[col], &w->bcur[col],
+		                  (size_t)(w->bcur[col] - w->bbuf[col]) +
+		                      (size_t)(ins_len + del_len) + 64 + 4 * left + 256))
+			return -1;
+		char *o = w->bcur[col];
+		if (P == a->beg) {
 			*o++ = '^';
 			*o++ = (char)(r->mapq > 93 ? 126 : r->mapq + 33);
 		}
@@ -1148,8 +1173,8 @@ static char *slow(struct plp_worker *w, struct act *a, hts_pos_t P, char **b, si
 		}
 		if (is_tail)
 			*o++ = '$';
-		*b = o;
-		*q++ = w->qtab[qv];
+		w->bcur[col] = o;
+		*w->qcur[col]++ = w->qtab[qv];
 	}
 	if (is_tail) {
 		leave(w, a);
@@ -1158,65 +1183,105 @@ static char *slow(struct plp_worker *w, struct act *a, hts_pos_t P, char **b, si
 		a->run = last > P ? (uint32_t)(last - P) : 0;
 		a->qpos = (uint32_t)qpos + 1;
 	}
-	return q;
+	return 0;
 }
 
-/* Print position @P of the reference named @name. */
-static int position(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t P,
-                    kstring_t *out)
+/* Plain aligned bases: @m entries of @a into columns @col on. */
+static void plain(struct plp_worker *w, struct act *a, size_t col, uint32_t m)
 {
-	size_t todo = w->n - w->h;
-	if (grow(&w->bases, &w->bcap, 4 * todo + 256) || grow(&w->quals, &w->qcap, todo + 16))
-		return -1;
-	char *b = w->bases, *q = w->quals;
-	const char *btab = w->btab, *qtab = w->qtab;
+	const uint8_t *seq = a->seq, *qual = a->qual;
+	const char *bt = w->btab + a->rev, *qt = w->qtab;
+	char **bc = w->bcur + col, **qc = w->qcur + col;
+	uint32_t qp = a->qpos;
+	for (uint32_t j = 0; j < m; j++, qp++) {
+		unsigned qv = qual[qp];
+		unsigned code = (seq[qp >> 1] >> ((~qp & 1) << 2)) & 15;
+		char *b = bc[j], *q = qc[j];
+		*b = bt[code];
+		*q = qt[qv];
+		unsigned keep = qv >= PLP_MIN_BQ;
+		bc[j] = b + keep;
+		qc[j] = q + keep;
+	}
+	a->qpos = qp;
+	a->run -= m;
+}
+
+/* Print positions [P0, P1) of the reference named @name. */
+static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t P0, hts_pos_t P1,
+                 kstring_t *out)
+{
+	size_t W = (size_t)(P1 - P0), todo = w->n - w->h;
+	for (size_t k = 0; k < W; k++) {
+		w->bcur[k] = w->bbuf[k];
+		w->qcur[k] = w->qbuf[k];
+		if (grow(&w->bbuf[k], &w->bcap[k], &w->bcur[k], 4 * todo + 256) ||
+		    grow(&w->qbuf[k], &w->qcap[k], &w->qcur[k], todo + 16))
+			return -1;
+	}
+	memset(w->diff, 0, sizeof(w->diff));
 	struct act *A = w->act;
 	for (size_t i = w->h, n = w->n; i < n; i++) {
 		struct act *a = &A[i];
-		if (__builtin_expect(a->run != 0, 1)) {
-			uint32_t qp = a->qpos;
-			unsigned qv = a->qual[qp];
-			unsigned code = (a->seq[qp >> 1] >> ((~qp & 1) << 2)) & 15;
-			*b = btab[a->rev + code];
-			*q = qtab[qv];
-			unsigned keep = qv >= PLP_MIN_BQ;
-			b += keep;
-			q += keep;
-			a->qpos = qp + 1;
-			a->run--;
-		} else if (a->ci != NONE) {
-			q = slow(w, a, P, &b, n - i, q);
-			if (!q)
+		if (a->ci == NONE)
+			continue;
+		hts_pos_t p = a->beg > P0 ? a->beg : P0;
+		size_t c0 = (size_t)(p - P0);
+		while (p < P1) {
+			if (a->run) {
+				uint32_t m = a->run < P1 - p ? a->run : (uint32_t)(P1 - p);
+				plain(w, a, (size_t)(p - P0), m);
+				p += m;
+				continue;
+			}
+			if (slow(w, a, p, (size_t)(p - P0), n - i))
 				return -1;
+			p++;
+			if (a->ci == NONE)
+				break;
 		}
+		w->diff[c0]++;
+		w->diff[p - P0]--;
 	}
-	size_t cnt = (size_t)(q - w->quals), blen = (size_t)(b - w->bases);
-	if (ks_resize(out, out->l + nlen + 64 + blen + cnt) < 0)
+
+	size_t need = 0;
+	for (size_t k = 0; k < W; k++)
+		need += nlen + 48 + (size_t)(w->bcur[k] - w->bbuf[k]) +
+		        (size_t)(w->qcur[k] - w->qbuf[k]);
+	if (ks_resize(out, out->l + need) < 0)
 		return -1;
 	char *o = out->s + out->l;
-	memcpy(o, name, nlen);
-	o += nlen;
-	*o++ = '\t';
-	o = put_uint(o, (uint64_t)P + 1);
-	memcpy(o, "\tN\t", 3);
-	o += 3;
-	o = put_uint(o, cnt);
-	*o++ = '\t';
-	if (cnt) {
-		memcpy(o, w->bases, blen);
-		o += blen;
+	int32_t listed = 0;
+	for (size_t k = 0; k < W; k++) {
+		listed += w->diff[k];
+		if (!listed)
+			continue;
+		size_t cnt = (size_t)(w->qcur[k] - w->qbuf[k]);
+		size_t blen = (size_t)(w->bcur[k] - w->bbuf[k]);
+		memcpy(o, name, nlen);
+		o += nlen;
 		*o++ = '\t';
-		memcpy(o, w->quals, cnt);
-		o += cnt;
-	} else {
-		memcpy(o, "*\t*", 3);
+		o = put_uint(o, (uint64_t)(P0 + (hts_pos_t)k) + 1);
+		memcpy(o, "\tN\t", 3);
 		o += 3;
+		o = put_uint(o, cnt);
+		*o++ = '\t';
+		if (cnt) {
+			memcpy(o, w->bbuf[k], blen);
+			o += blen;
+			*o++ = '\t';
+			memcpy(o, w->qbuf[k], cnt);
+			o += cnt;
+		} else {
+			memcpy(o, "*\t*", 3);
+			o += 3;
+		}
+		*o++ = '\n';
 	}
-	*o++ = '\n';
 	out->l = (size_t)(o - out->s);
 
 	/* Forget records that left: from the front for free, elsewhere now and then. */
-	while (w->h < w->n && w->act[w->h].ci == NONE) {
+	while (w->h < w->n && A[w->h].ci == NONE) {
 		w->h++;
 		w->gone--;
 	}
@@ -1259,22 +1324,22 @@ static size_t first_at(const struct plp_plan *p, size_t lo, size_t hi, hts_pos_t
 }
 
 /* Positions [S, E) of reference @t. */
-static int format_ref(struct plp_worker *w, uint32_t t, hts_pos_t S, hts_pos_t E,
-                      kstring_t *out)
+static int format_ref(struct plp_worker *w, uint32_t t, hts_pos_t S, hts_pos_t E, kstring_t *out)
 {
 	const struct plp_plan *p = w->plan;
 	const struct plp_ref_plan *rp = &p->refs[t];
 	const char *name = p->root->refs[t].name;
 	size_t nlen = strlen(name), lo = rp->first, hi = rp->first + rp->n;
 	size_t ki = first_at(p, lo, hi, S);
+	int ret = 0;
 	/* The records already covering S, rebuilt as they stand there. */
 	for (size_t i = first_at(p, lo, ki, S - rp->maxspan); i < ki; i++)
-		if (rec_end(p->kept[i]) > S && enter(w, (uint32_t)i, S))
-			return -1;
-	hts_pos_t P = S;
-	int ret = 0;
-	for (;;) {
-		if (!w->live) {
+		if (rec_end(p->kept[i]) > S && enter(w, (uint32_t)i, S)) {
+			ret = -1;
+			goto out;
+		}
+	for (hts_pos_t P = S;;) {
+		if (!w->live) { /* skip to the next record */
 			if (ki >= hi || p->kept[ki]->pos >= E)
 				break;
 			if (p->kept[ki]->pos > P)
@@ -1282,27 +1347,25 @@ static int format_ref(struct plp_worker *w, uint32_t t, hts_pos_t S, hts_pos_t E
 		}
 		if (P >= E)
 			break;
-		for (; ki < hi && p->kept[ki]->pos == P; ki++) {
+		hts_pos_t P1 = E - P > BLOCK ? P + BLOCK : E;
+		for (; ki < hi && p->kept[ki]->pos < P1; ki++) {
 			if (ki + 8 < hi) {
 				const struct sam_rec *r = p->kept[ki + 8];
 				__builtin_prefetch(r->cigar);
-				__builtin_prefetch(r->seq);
 				__builtin_prefetch(r->qual);
-				__builtin_prefetch(r->qual + 64);
-				__builtin_prefetch(r->qual + 128);
 			}
 			if (ki + 16 < hi)
 				__builtin_prefetch(p->kept[ki + 16]);
-			if (enter(w, (uint32_t)ki, P)) {
+			if (enter(w, (uint32_t)ki, p->kept[ki]->pos)) {
 				ret = -1;
 				goto out;
 			}
 		}
-		if (position(w, name, nlen, P, out)) {
+		if (block(w, name, nlen, P, P1, out)) {
 			ret = -1;
 			goto out;
 		}
-		P++;
+		P = P1;
 	}
 out:
 	reset(w);
