@@ -94,9 +94,8 @@
 #define PLP_MIN_BQ    13   /* samtools' default -Q */
 #define NONE          UINT32_MAX
 
-/* Work (listed entries) per candidate cut point, and the least work per chunk. */
+/* Work (listed entries) per candidate cut point at most. */
 #define CUT_QUANTUM (1u << 18)
-#define CHUNK_MIN   (1u << 21)
 
 static int skip_rec(const struct sam_rec *r)
 {
@@ -624,11 +623,11 @@ static int add_cut(struct plp_cut **cuts, size_t *n, size_t *cap, uint32_t tid, 
 
 /* Pick chunk boundaries among the candidate cuts so that chunks hold similar work. */
 static int choose_chunks(struct plp_plan *p, struct plp_cut *cand, size_t n_cand, uint64_t total,
-                         size_t want)
+                         size_t want, size_t least)
 {
 	uint64_t target = want ? total / want : total;
-	if (target < CHUNK_MIN)
-		target = CHUNK_MIN;
+	if (target < least)
+		target = least;
 	p->cuts = malloc((n_cand + 2) * sizeof(*p->cuts));
 	if (!p->cuts)
 		return -1;
@@ -662,8 +661,9 @@ size_t plp_plan_chunks(const struct plp_plan *p)
 	return p->n_chunks;
 }
 
-int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out)
+int plp_plan(const struct sam_root *root, size_t chunks, size_t least, struct plp_plan **out)
 {
+	uint64_t quantum = least / 4 < CUT_QUANTUM ? least / 4 : CUT_QUANTUM;
 	struct plp_plan *p = calloc(1, sizeof(*p));
 	struct mates m = {calloc(1024, sizeof(struct mate)), 1023, 0};
 	struct buffer g;
@@ -713,7 +713,7 @@ int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out)
 				           */
 			uint32_t kept = NONE;
 			if (end > r->pos) {
-				if (work - last_cand >= CUT_QUANTUM) {
+				if (work - last_cand >= quantum) {
 					if (add_cut(&cand, &n_cand, &cap_cand, t, r->pos, work))
 						goto out;
 					last_cand = work;
@@ -740,7 +740,7 @@ int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out)
 		}
 		rp->n = p->n_kept - rp->first;
 	}
-	if (choose_chunks(p, cand, n_cand, work, chunks))
+	if (choose_chunks(p, cand, n_cand, work, chunks, least))
 		goto out;
 	ret = 0;
 out:

@@ -30,12 +30,13 @@ struct plp_worker;
  * plp_plan() - decide which records the pileup keeps and how their qualities change, and cut
  * the output into chunks.
  * @root:   the loaded store (records in coordinate order).
- * @chunks: about how many chunks to cut (fewer for small inputs).
+ * @chunks: about how many chunks to cut,
+ * @least:  but none with less work than this (entries listed), unless it is the only one.
  * @out:    the plan, for plp_format(); plp_plan_free() it.
  * Return: 0, or -1 after printing a message (out of memory, or an input on which samtools
  * mpileup fails too).
  */
-int plp_plan(const struct sam_root *root, size_t chunks, struct plp_plan **out);
+int plp_plan(const struct sam_root *root, size_t chunks, size_t least, struct plp_plan **out);
 
 /** plp_plan_chunks() - how many chunks plp_format() takes (0 when nothing is printed). */
 size_t plp_plan_chunks(const struct plp_plan *plan);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,9 @@
 #include "stages.h"
 #include "store.h"
 
-#define CHUNKS 48 /* chunks to cut the work into, when there is enough */
-#define SLOTS  4  /* chunks the helper may run ahead */
+#define CHUNKS      48        /* chunks to cut the work into, */
+#define CHUNK_LEAST (1 << 21) /* each with this much work at least (entries listed) */
+#define SLOTS       4         /* chunks the helper may run ahead */
 
 struct slot {
 	kstring_t text;
@@ -82,8 +84,11 @@ static int put(FILE *out, const kstring_t *ks)
 
 int stage_mpileup(const struct sam_root *root, FILE *out)
 {
+	/* Tests make chunks tiny, so that every chunk boundary rebuilds the pileup's state. */
+	const char *least = getenv("SJMP_SAM_MPILEUP_CHUNK");
 	struct plp_plan *plan;
-	if (plp_plan(root, CHUNKS, &plan))
+	if (least ? plp_plan(root, SIZE_MAX, strtoull(least, NULL, 10), &plan)
+	          : plp_plan(root, CHUNKS, CHUNK_LEAST, &plan))
 		return 1;
 	struct job j = {.plan = plan, .nchunks = plp_plan_chunks(plan)};
 	struct plp_worker *w = plp_worker_new(plan);
