@@ -431,13 +431,32 @@ static int mates_put(struct mates *m, const struct sam_rec *r, uint32_t hash, ui
 	return 0;
 }
 
+/* The table's hash of a name, never 0 (any hash will do; htslib's X31 is slower, a byte at a
+ * time). */
+static uint32_t name_hash(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+	}
+	return (uint32_t)(h ^ h >> 33) | 1; /* never 0 */
+}
+
 /* A record left the buffer or was dropped: htslib's overlap_remove deletes the entry of its
- * name, whichever record put it there. */
-static void mates_forget(struct mates *m, const struct sam_rec *r)
+ * name (hash @hash), whichever record put it there. */
+static void mates_forget(struct mates *m, const struct sam_rec *r, uint32_t hash)
 {
 	if (!m->n)
 		return;
-	struct mate *e = mates_find(m, __ac_X31_hash_string(r->qname), r->qname);
+	struct mate *e = mates_find(m, hash, r->qname);
 	if (e)
 		mates_del(m, e);
 }
@@ -449,6 +468,7 @@ struct bnode {
 	hts_pos_t end;
 	const struct sam_rec *r;
 	uint32_t next;
+	uint32_t hash; /* of the name, 0 when not known yet */
 };
 
 struct buffer {
@@ -483,7 +503,8 @@ static void buffer_drain(struct buffer *g, uint32_t *b, hts_pos_t to, struct mat
 			continue;
 		}
 		*b = n->next;
-		mates_forget(m, n->r);
+		if (m->n)
+			mates_forget(m, n->r, n->hash ? n->hash : name_hash(n->r->qname));
 		n->next = g->free_node;
 		g->free_node = x;
 		g->alive--;
@@ -512,7 +533,7 @@ static void buffer_clear(struct buffer *g, hts_pos_t to, struct mates *m)
 	g->done = to;
 }
 
-static int buffer_add(struct buffer *g, const struct sam_rec *r, hts_pos_t end)
+static int buffer_add(struct buffer *g, const struct sam_rec *r, hts_pos_t end, uint32_t hash)
 {
 	if (g->alive >= (uint64_t)g->size / 2) { /* grow and re-bucket */
 		hts_pos_t size = g->size * 2;
@@ -547,7 +568,7 @@ static int buffer_add(struct buffer *g, const struct sam_rec *r, hts_pos_t end)
 		x = g->n_node++;
 	}
 	uint32_t *b = &g->bucket[end & (g->size - 1)];
-	g->node[x] = (struct bnode){end, r, *b};
+	g->node[x] = (struct bnode){end, r, *b, hash};
 	*b = x;
 	g->alive++;
 	return 0;
@@ -576,10 +597,11 @@ static int has_back_op(const struct sam_rec *r)
 	return 0;
 }
 
-/* htslib's overlap_push for @r (kept index @kept or NONE), joining the buffer with the
- * engine at @vis. Return: 0, -1 out of memory, -2 where htslib's tweak fails. */
+/* htslib's overlap_push for @r (kept index @kept or NONE, name hash @hash), joining the
+ * buffer with the engine at @vis. Return: 0, -1 out of memory, -2 where htslib's tweak
+ * fails. */
 static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_rec *r, hts_pos_t end,
-                        uint32_t kept, hts_pos_t vis)
+                        uint32_t kept, uint32_t *hash, hts_pos_t vis)
 {
 	if ((r->flag & BAM_FMUNMAP) || !(r->flag & BAM_FPROPER_PAIR))
 		return 0;
@@ -589,11 +611,11 @@ static int overlap_push(struct plp_plan *p, struct mates *m, const struct sam_re
 		return 0;
 	int later = r->mpos >= r->pos || ((r->flag & BAM_FPAIRED) && r->mpos == -1);
 	if (!m->n && !later)
-		return 0; /* nothing to find, nothing to add: spare hashing the name */
-	uint32_t hash = __ac_X31_hash_string(r->qname);
-	struct mate *e = mates_find(m, hash, r->qname);
+		return 0; /* nothing to find, nothing to add: no need for the name */
+	*hash = name_hash(r->qname);
+	struct mate *e = mates_find(m, *hash, r->qname);
 	if (!e)
-		return later ? mates_put(m, r, hash, kept) : 0;
+		return later ? mates_put(m, r, *hash, kept) : 0;
 	const struct sam_rec *a = e->r;
 	uint32_t ka = e->kept;
 	mates_del(m, e);
@@ -702,7 +724,8 @@ int plp_plan(const struct sam_root *root, size_t chunks, size_t least, struct pl
 			int new_tid = r->tid != cur_tid;
 			buffer_expire(&g, cur_pos, &m);
 			if (here && g.alive >= PLP_MAX_DEPTH) { /* the depth cap drops it */
-				mates_forget(&m, r);
+				if (m.n)
+					mates_forget(&m, r, name_hash(r->qname));
 				continue;
 			}
 			hts_pos_t vis = cur_pos;
@@ -725,7 +748,8 @@ int plp_plan(const struct sam_root *root, size_t chunks, size_t least, struct pl
 				if (end - r->pos > rp->maxspan)
 					rp->maxspan = end - r->pos;
 			}
-			int e = overlap_push(p, &m, r, end, kept, vis);
+			uint32_t hash = 0;
+			int e = overlap_push(p, &m, r, end, kept, &hash, vis);
 			if (e == -2) {
 				bad = 1;
 				goto out;
@@ -735,7 +759,7 @@ int plp_plan(const struct sam_root *root, size_t chunks, size_t least, struct pl
 			/* On a new reference the engine leaves the old one after this push. */
 			if (new_tid)
 				buffer_clear(&g, r->pos, &m);
-			if (buffer_add(&g, r, end))
+			if (buffer_add(&g, r, end, hash))
 				goto out;
 		}
 		rp->n = p->n_kept - rp->first;
