@@ -84,6 +84,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <htslib/khash.h>
 #include <htslib/sam.h>
 
@@ -790,12 +794,20 @@ out:
 
 /*
  * Positions are formatted a block at a time: each listed record, in push order, writes its
- * entries for the whole block into per-position columns (bases, qualities), then the block's
- * lines are put together. A record's sequence and qualities are then read front to back once
- * per block instead of a byte per position, which keeps thousands of records' data from
- * thrashing the cache.
+ * entries for the whole block into per-position columns, then the block's lines are put
+ * together. A record's sequence and qualities are then read front to back once per block
+ * instead of a byte per position, which keeps thousands of records' data from thrashing the
+ * cache. An entry in a column is 16 bits, its base's character and its quality's character,
+ * looked up together from the base code and the quality; an entry of more than one
+ * character (a read start or end, an indel) is a mark there and its text is kept apart.
  */
 #define BLOCK 32
+#define MARK  1 /* low byte of a column entry whose text is kept apart */
+
+struct extra {
+	uint32_t at;       /* index in the column */
+	uint32_t off, len; /* its text in the block's text buffer */
+};
 
 /* A listed record's state, read once per block. */
 struct act {
@@ -832,12 +844,19 @@ struct plp_worker {
 	uint8_t **stash;   /* per pair: b's tweaked qualities, computed with a's */
 	uint32_t *stashed; /* pairs with a stash, to free what is left at the chunk's end */
 	size_t n_stashed, cap_stashed;
-	/* The block's columns: buffers, capacities, write cursors; listed records per column
-	 * as differences. */
-	char *bbuf[BLOCK], *qbuf[BLOCK];
-	size_t bcap[BLOCK], qcap[BLOCK];
-	char *bcur[BLOCK], *qcur[BLOCK];
+	/* The block's columns: entries shown, room for them, texts kept apart; records listed
+	 * per column as differences. */
+	uint16_t *col[BLOCK];
+	uint32_t cnt[BLOCK];
+	size_t ccap[BLOCK];
+	struct extra *xs[BLOCK];
+	size_t nx[BLOCK], xcap[BLOCK];
+	char *xt;
+	size_t xtl, xtcap;
 	int32_t diff[BLOCK + 1];
+	/* An entry by [rev][base code << 8 | quality]: base and quality characters, 0 when the
+	 * quality is under the threshold. */
+	uint16_t ent[2][16 << 8];
 	char btab[32]; /* base as printed: [rev + 4-bit code] */
 	char itab[32]; /* inserted base as printed */
 	char qtab[256];
@@ -865,6 +884,12 @@ struct plp_worker *plp_worker_new(const struct plp_plan *plan)
 	}
 	for (int q = 0; q < 256; q++)
 		w->qtab[q] = (char)(q + 33 < 126 ? q + 33 : 126);
+	for (int c = 0; c < 32; c++)
+		for (int q = 0; q < 256; q++)
+			w->ent[c >> 4][(c & 15) << 8 | q] =
+			    q < PLP_MIN_BQ
+			        ? 0
+			        : (uint16_t)((uint8_t)w->btab[c] | (uint8_t)w->qtab[q] << 8);
 	return w;
 }
 
@@ -877,27 +902,26 @@ void plp_worker_free(struct plp_worker *w)
 	free(w->stash);
 	free(w->stashed);
 	for (int i = 0; i < BLOCK; i++) {
-		free(w->bbuf[i]);
-		free(w->qbuf[i]);
+		free(w->col[i]);
+		free(w->xs[i]);
 	}
+	free(w->xt);
 	free(w);
 }
 
-/* Make room for @need bytes in buffer @buf whose cursor is @cur. */
-static int grow(char **buf, size_t *cap, char **cur, size_t need)
+/* @buf (room for *@cap elements of @size bytes) made to hold @need at least: the buffer, or
+ * NULL when out of memory (@buf is still valid then). */
+static void *grow(void *buf, size_t size, size_t *cap, size_t need)
 {
 	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 4096, used = *cur ? (size_t)(*cur - *buf) : 0;
+		return buf;
+	size_t c = *cap ? *cap : 1024;
 	while (c < need)
 		c *= 2;
-	char *n = realloc(*buf, c);
-	if (!n)
-		return -1;
-	*buf = n;
-	*cap = c;
-	*cur = n + used;
-	return 0;
+	void *n = realloc(buf, c * size);
+	if (n)
+		*cap = c;
+	return n;
 }
 
 static char *put_uint(char *o, uint64_t v)
@@ -1095,10 +1119,9 @@ static int enter(struct plp_worker *w, uint32_t ki, hts_pos_t P)
 /*
  * The entry of @a at position @P (column @col) when it is not a plain aligned base: resolve
  * the CIGAR as htslib does, print what samtools prints, and work out how many plain
- * positions follow. @left: records still to write into this column, whose room is kept.
- * Return: 0, or -1 when out of memory.
+ * positions follow. Return: 0, or -1 when out of memory.
  */
-static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col, size_t left)
+static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col)
 {
 	struct cold *c = &w->cold[a->ci];
 	const struct sam_rec *r = c->r;
@@ -1156,11 +1179,13 @@ static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col, si
 				break;
 			}
 		}
-		if (indel && grow(&w->bbuf[col], &w->bcap[col], &w->bcur[col],
-		                  (size_t)(w->bcur[col] - w->bbuf[col]) +
-		                      (size_t)(ins_len + del_len) + 64 + 4 * left + 256))
+		/* The text goes apart unless it is one character. */
+		size_t need = w->xtl + (size_t)(ins_len + del_len) + 64;
+		char *xt = grow(w->xt, 1, &w->xtcap, need);
+		if (!xt)
 			return -1;
-		char *o = w->bcur[col];
+		w->xt = xt;
+		char *o0 = xt + w->xtl, *o = o0;
 		if (P == a->beg) {
 			*o++ = '^';
 			*o++ = (char)(r->mapq > 93 ? 126 : r->mapq + 33);
@@ -1197,8 +1222,20 @@ static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col, si
 		}
 		if (is_tail)
 			*o++ = '$';
-		w->bcur[col] = o;
-		*w->qcur[col]++ = w->qtab[qv];
+		uint16_t qc = (uint16_t)((uint8_t)w->qtab[qv] << 8);
+		if (o - o0 == 1) {
+			w->col[col][w->cnt[col]++] = (uint16_t)((uint8_t)*o0 | qc);
+		} else {
+			struct extra *x =
+			    grow(w->xs[col], sizeof(*x), &w->xcap[col], w->nx[col] + 1);
+			if (!x)
+				return -1;
+			w->xs[col] = x;
+			x[w->nx[col]++] =
+			    (struct extra){w->cnt[col], (uint32_t)w->xtl, (uint32_t)(o - o0)};
+			w->xtl += (size_t)(o - o0);
+			w->col[col][w->cnt[col]++] = (uint16_t)(MARK | qc);
+		}
 	}
 	if (is_tail) {
 		leave(w, a);
@@ -1210,25 +1247,76 @@ static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col, si
 	return 0;
 }
 
-/* Plain aligned bases: @m entries of @a into columns @col on. */
+/* Plain aligned bases: @m entries of @a into columns @col on, two bases (a byte of the
+ * sequence) at a time. */
 static void plain(struct plp_worker *w, struct act *a, size_t col, uint32_t m)
 {
 	const uint8_t *seq = a->seq, *qual = a->qual;
-	const char *bt = w->btab + a->rev, *qt = w->qtab;
-	char **bc = w->bcur + col, **qc = w->qcur + col;
-	uint32_t qp = a->qpos;
-	for (uint32_t j = 0; j < m; j++, qp++) {
-		unsigned qv = qual[qp];
-		unsigned code = (seq[qp >> 1] >> ((~qp & 1) << 2)) & 15;
-		char *b = bc[j], *q = qc[j];
-		*b = bt[code];
-		*q = qt[qv];
-		unsigned keep = qv >= PLP_MIN_BQ;
-		bc[j] = b + keep;
-		qc[j] = q + keep;
+	const uint16_t *ent = w->ent[a->rev >> 4];
+	uint16_t **cols = w->col + col;
+	uint32_t *cnt = w->cnt + col;
+	uint32_t qp = a->qpos, j = 0;
+	if (qp & 1 && m) { /* the low half of a byte first */
+		uint16_t v = ent[(seq[qp >> 1] & 15) << 8 | qual[qp]];
+		uint32_t c = cnt[0];
+		cols[0][c] = v;
+		cnt[0] = c + (v != 0);
+		j = 1;
 	}
-	a->qpos = qp;
+	for (; j + 2 <= m; j += 2) {
+		uint32_t q = qp + j, s2 = seq[q >> 1];
+		uint16_t v0 = ent[(s2 & 0xf0) << 4 | qual[q]];
+		uint16_t v1 = ent[(s2 & 15) << 8 | qual[q + 1]];
+		uint32_t c0 = cnt[j], c1 = cnt[j + 1];
+		cols[j][c0] = v0;
+		cols[j + 1][c1] = v1;
+		cnt[j] = c0 + (v0 != 0);
+		cnt[j + 1] = c1 + (v1 != 0);
+	}
+	if (j < m) { /* the high half of a last byte */
+		uint32_t q = qp + j;
+		uint16_t v = ent[(seq[q >> 1] & 0xf0) << 4 | qual[q]];
+		uint32_t c = cnt[j];
+		cols[j][c] = v;
+		cnt[j] = c + (v != 0);
+	}
+	a->qpos = qp + m;
 	a->run -= m;
+}
+
+/* The bases (low bytes) of @n column entries. */
+static char *put_low(char *o, const uint16_t *v, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i lo = _mm_set1_epi16(0xff);
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(v + i));
+		__m128i y = _mm_loadu_si128((const __m128i *)(v + i + 8));
+		_mm_storeu_si128((__m128i *)(o + i),
+		                 _mm_packus_epi16(_mm_and_si128(x, lo), _mm_and_si128(y, lo)));
+	}
+#endif
+	for (; i < n; i++)
+		o[i] = (char)(v[i] & 0xff);
+	return o + n;
+}
+
+/* The qualities (high bytes) of @n column entries. */
+static char *put_high(char *o, const uint16_t *v, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(v + i));
+		__m128i y = _mm_loadu_si128((const __m128i *)(v + i + 8));
+		_mm_storeu_si128((__m128i *)(o + i),
+		                 _mm_packus_epi16(_mm_srli_epi16(x, 8), _mm_srli_epi16(y, 8)));
+	}
+#endif
+	for (; i < n; i++)
+		o[i] = (char)(v[i] >> 8);
+	return o + n;
 }
 
 /* Print positions [P0, P1) of the reference named @name. */
@@ -1237,12 +1325,14 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 {
 	size_t W = (size_t)(P1 - P0), todo = w->n - w->h;
 	for (size_t k = 0; k < W; k++) {
-		w->bcur[k] = w->bbuf[k];
-		w->qcur[k] = w->qbuf[k];
-		if (grow(&w->bbuf[k], &w->bcap[k], &w->bcur[k], 4 * todo + 256) ||
-		    grow(&w->qbuf[k], &w->qcap[k], &w->qcur[k], todo + 16))
+		uint16_t *c = grow(w->col[k], sizeof(*c), &w->ccap[k], todo);
+		if (!c)
 			return -1;
+		w->col[k] = c;
+		w->cnt[k] = 0;
+		w->nx[k] = 0;
 	}
+	w->xtl = 0;
 	memset(w->diff, 0, sizeof(w->diff));
 	struct act *A = w->act;
 	for (size_t i = w->h, n = w->n; i < n; i++) {
@@ -1258,7 +1348,7 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 				p += m;
 				continue;
 			}
-			if (slow(w, a, p, (size_t)(p - P0), n - i))
+			if (slow(w, a, p, (size_t)(p - P0)))
 				return -1;
 			p++;
 			if (a->ci == NONE)
@@ -1268,10 +1358,9 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 		w->diff[p - P0]--;
 	}
 
-	size_t need = 0;
+	size_t need = w->xtl + W * (nlen + 48);
 	for (size_t k = 0; k < W; k++)
-		need += nlen + 48 + (size_t)(w->bcur[k] - w->bbuf[k]) +
-		        (size_t)(w->qcur[k] - w->qbuf[k]);
+		need += 2 * (size_t)w->cnt[k];
 	if (ks_resize(out, out->l + need) < 0)
 		return -1;
 	char *o = out->s + out->l;
@@ -1280,8 +1369,7 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 		listed += w->diff[k];
 		if (!listed)
 			continue;
-		size_t cnt = (size_t)(w->qcur[k] - w->qbuf[k]);
-		size_t blen = (size_t)(w->bcur[k] - w->bbuf[k]);
+		size_t cnt = w->cnt[k];
 		memcpy(o, name, nlen);
 		o += nlen;
 		*o++ = '\t';
@@ -1291,11 +1379,18 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 		o = put_uint(o, cnt);
 		*o++ = '\t';
 		if (cnt) {
-			memcpy(o, w->bbuf[k], blen);
-			o += blen;
+			const uint16_t *col = w->col[k];
+			size_t at = 0;
+			for (size_t x = 0; x < w->nx[k]; x++) {
+				const struct extra *e = &w->xs[k][x];
+				o = put_low(o, col + at, e->at - at);
+				memcpy(o, w->xt + e->off, e->len);
+				o += e->len;
+				at = e->at + 1;
+			}
+			o = put_low(o, col + at, cnt - at);
 			*o++ = '\t';
-			memcpy(o, w->qbuf[k], cnt);
-			o += cnt;
+			o = put_high(o, col, cnt);
 		} else {
 			memcpy(o, "*\t*", 3);
 			o += 3;
