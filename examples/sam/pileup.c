@@ -814,10 +814,14 @@ struct act {
 	const uint8_t *seq;
 	const uint8_t *qual; /* qualities of aligned bases: the tweaked copy, if any */
 	hts_pos_t beg;
-	uint32_t qpos; /* query index at the next position when run > 0 */
-	uint32_t run;  /* positions from the next one that are plain aligned bases */
-	uint32_t ci;   /* its cold state, NONE once it has left */
-	uint32_t rev;  /* 16 on the reverse strand: offset in the base tables */
+	uint32_t qpos; /* query index at the next position, in a run of aligned bases */
+	/* Positions from the next one that need no CIGAR work: aligned bases short of their
+	 * operation's last, or the inside of a deletion or skip (in_del), which all show dent. */
+	uint32_t run;
+	uint32_t ci; /* its cold state, NONE once it has left */
+	uint8_t rev; /* 16 on the reverse strand: offset in the base tables */
+	uint8_t in_del;
+	uint16_t dent;
 };
 
 /* The rest, used at read starts and ends, CIGAR operation boundaries, deletions. */
@@ -1110,8 +1114,11 @@ static int enter(struct plp_worker *w, uint32_t ki, hts_pos_t P)
 			w->cap = cap;
 		}
 	}
-	w->act[w->n++] = (struct act){r->seq, c->copy ? c->copy : r->qual,        r->pos, 0, 0,
-	                              ci,     (r->flag & BAM_FREVERSE) ? 16u : 0u};
+	w->act[w->n++] = (struct act){.seq = r->seq,
+	                              .qual = c->copy ? c->copy : r->qual,
+	                              .beg = r->pos,
+	                              .ci = ci,
+	                              .rev = (r->flag & BAM_FREVERSE) ? 16 : 0};
 	w->live++;
 	return 0;
 }
@@ -1239,11 +1246,20 @@ static int slow(struct plp_worker *w, struct act *a, hts_pos_t P, size_t col)
 	}
 	if (is_tail) {
 		leave(w, a);
-	} else if (!is_del) {
-		hts_pos_t last = c->x + l - 2 < c->end - 2 ? c->x + l - 2 : c->end - 2;
-		a->run = last > P ? (uint32_t)(last - P) : 0;
-		a->qpos = (uint32_t)qpos + 1;
+		return 0;
 	}
+	/* The positions that follow up to the operation's last but one look the same. */
+	hts_pos_t last = c->x + l - 2 < c->end - 2 ? c->x + l - 2 : c->end - 2;
+	a->in_del = (uint8_t)is_del;
+	if (!is_del) {
+		a->qpos = (uint32_t)qpos + 1;
+	} else {
+		if (P < c->vis && c->vis - 1 < last)
+			last = c->vis - 1; /* the qualities shown change there */
+		char d = op == BAM_CREF_SKIP ? (a->rev ? '<' : '>') : '*';
+		a->dent = qv >= PLP_MIN_BQ ? (uint16_t)((uint8_t)d | (uint8_t)w->qtab[qv] << 8) : 0;
+	}
+	a->run = last > P ? (uint32_t)(last - P) : 0;
 	return 0;
 }
 
@@ -1281,6 +1297,20 @@ static void plain(struct plp_worker *w, struct act *a, size_t col, uint32_t m)
 		cnt[j] = c + (v != 0);
 	}
 	a->qpos = qp + m;
+	a->run -= m;
+}
+
+/* The inside of a deletion or skip: @m times the same entry of @a into columns @col on. */
+static void plain_del(struct plp_worker *w, struct act *a, size_t col, uint32_t m)
+{
+	uint16_t v = a->dent;
+	uint16_t **cols = w->col + col;
+	uint32_t *cnt = w->cnt + col;
+	for (uint32_t j = 0; j < m; j++) {
+		uint32_t c = cnt[j];
+		cols[j][c] = v;
+		cnt[j] = c + (v != 0);
+	}
 	a->run -= m;
 }
 
@@ -1344,7 +1374,10 @@ static int block(struct plp_worker *w, const char *name, size_t nlen, hts_pos_t 
 		while (p < P1) {
 			if (a->run) {
 				uint32_t m = a->run < P1 - p ? a->run : (uint32_t)(P1 - p);
-				plain(w, a, (size_t)(p - P0), m);
+				if (a->in_del)
+					plain_del(w, a, (size_t)(p - P0), m);
+				else
+					plain(w, a, (size_t)(p - P0), m);
 				p += m;
 				continue;
 			}
