@@ -31,24 +31,6 @@ void rec_view(const struct sam_rec *r, bam1_t *b)
 	bam_set_mempolicy(b, BAM_USER_OWNS_DATA | BAM_USER_OWNS_STRUCT);
 }
 
-int rec_copy(const struct sam_rec *r, bam1_t *b)
-{
-	if (b->m_data < r->l_data) {
-		/* Room to spare, as htslib does, so that most records fit without a realloc. */
-		size_t m = (size_t)r->l_data + r->l_data / 2 + 64;
-		uint8_t *d =
-		    (bam_get_mempolicy(b) & BAM_USER_OWNS_DATA) ? malloc(m) : realloc(b->data, m);
-		if (!d)
-			return -1;
-		b->data = d;
-		b->m_data = m;
-		bam_set_mempolicy(b, bam_get_mempolicy(b) & ~BAM_USER_OWNS_DATA);
-	}
-	memcpy(b->data, r->qname, r->l_data);
-	rec_core(r, b);
-	return 0;
-}
-
 sam_hdr_t *root_header(const struct sam_root *root)
 {
 	sam_hdr_t *h = sam_hdr_parse(root->header_len, root->header_text);

@@ -18,13 +18,6 @@
 void rec_view(const struct sam_rec *r, bam1_t *b);
 
 /**
- * rec_copy() - copy @r into @b, which owns its data (from bam_init1 or a pileup): for htslib
- * code that modifies records, such as the pileup's overlap handling.
- * Return: 0, or -1 when out of memory.
- */
-int rec_copy(const struct sam_rec *r, bam1_t *b);
-
-/**
  * root_header() - rebuild the sam_hdr_t of the loaded file from the stored text.
  * Return: the header (sam_hdr_destroy() it), or NULL with a message printed.
  */

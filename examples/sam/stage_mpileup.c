@@ -1,204 +1,136 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `samtools mpileup` without a reference, with its defaults: records flagged UNMAP, SECONDARY,
- * QCFAIL or DUP and pairs that are not properly paired are left out; at most 8000 records per
- * position; overlapping mates are detected (htslib lowers one mate's qualities); bases under
- * quality 13 are not shown. Without a reference there is no BAQ, bases print as read (lower
- * case on the reverse strand) and deleted bases as N.
- *
- * htslib's pileup engine does the piling up, as in samtools; it is fed records from the
- * per-reference index instead of a file.
+ * `samtools mpileup` without a reference, with its defaults, byte for byte (pileup.c has the
+ * rules). The plan is one pass over the records; then the output, chunk by chunk, is
+ * formatted on two threads and written in order: each thread takes the next chunk when its
+ * slot is free, and the main thread writes every chunk as soon as it and those before it are
+ * done.
  */
-#include <ctype.h>
-#include <inttypes.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <htslib/kstring.h>
-
-#include <htslib/sam.h>
-
-#include "rec.h"
+#include "pileup.h"
 #include "stages.h"
+#include "store.h"
 
-#define MPILEUP_SKIP      (BAM_FUNMAP | BAM_FSECONDARY | BAM_FQCFAIL | BAM_FDUP)
-#define MPILEUP_MIN_BQ    13
-#define MPILEUP_MAX_DEPTH 8000
+#define CHUNKS      48        /* chunks to cut the work into, */
+#define CHUNK_LEAST (1 << 21) /* each with this much work at least (entries listed) */
+#define SLOTS       6         /* chunks formatted and not yet written, at most */
 
-struct feed {
-	const struct sam_root *root;
-	uint32_t tid;
-	uint64_t i;
+enum { FREE, BUSY, READY, FAILED };
+
+struct job {
+	const struct plp_plan *plan;
+	size_t nchunks;
+	size_t next;    /* the next chunk to format */
+	size_t written; /* chunks written so far */
+	int state[SLOTS];
+	kstring_t text[SLOTS]; /* chunk c goes to slot c % SLOTS */
+	int stop;              /* the main thread gave up */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 };
 
-static int skip(const struct sam_rec *r)
+/* Format chunks while there are some and a slot is free; the main thread (@out set) also
+ * writes them in order, and returns when all are written. Called with the lock held.
+ * Return: 0, or -1 after printing a message (main thread). */
+static int work(struct job *j, struct plp_worker *w, FILE *out)
 {
-	if (r->tid < 0 || (r->flag & MPILEUP_SKIP))
-		return 1;
-	/* Anomalous pairs: paired but not properly paired (samtools' -A turns this off). */
-	return (r->flag & BAM_FPAIRED) && !(r->flag & BAM_FPROPER_PAIR);
-}
-
-/* The pileup's read callback: the next kept record in coordinate order, copied into @b
- * because the pileup keeps it and may change its qualities. */
-static int feed_next(void *data, bam1_t *b)
-{
-	struct feed *f = data;
-	while (f->tid < f->root->n_refs) {
-		const struct sam_ref *ref = &f->root->refs[f->tid];
-		while (f->i < ref->n_recs) {
-			rec_prefetch(ref->by_pos, f->i, ref->n_recs);
-			const struct sam_rec *r = ref->by_pos[f->i++];
-			if (skip(r))
-				continue;
-			return rec_copy(r, b) ? -2 : 0;
+	for (;;) {
+		kstring_t *t = &j->text[j->written % SLOTS];
+		int *st = &j->state[j->written % SLOTS];
+		if (out && j->written < j->nchunks && (*st == READY || *st == FAILED)) {
+			if (*st == FAILED) {
+				fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
+				return -1;
+			}
+			pthread_mutex_unlock(&j->lock);
+			size_t n = t->l ? fwrite(t->s, 1, t->l, out) : 0;
+			pthread_mutex_lock(&j->lock);
+			if (n != t->l) {
+				fprintf(stderr, "sjmp-sam: mpileup: writing: %s\n",
+				        strerror(errno));
+				return -1;
+			}
+			*st = FREE;
+			j->written++;
+			pthread_cond_broadcast(&j->cond);
+			continue;
 		}
-		f->tid++;
-		f->i = 0;
+		if (out && j->written == j->nchunks)
+			return 0;
+		if (j->stop || (!out && j->next == j->nchunks))
+			return 0;
+		size_t c = j->next;
+		if (c < j->nchunks && j->state[c % SLOTS] == FREE) {
+			j->next++;
+			j->state[c % SLOTS] = BUSY;
+			pthread_mutex_unlock(&j->lock);
+			j->text[c % SLOTS].l = 0;
+			int failed = plp_format(w, c, &j->text[c % SLOTS]) < 0;
+			pthread_mutex_lock(&j->lock);
+			j->state[c % SLOTS] = failed ? FAILED : READY;
+			pthread_cond_broadcast(&j->cond);
+			continue;
+		}
+		pthread_cond_wait(&j->cond, &j->lock);
 	}
-	return -1;
 }
 
-static int qual_at(const bam_pileup1_t *p)
+static void *helper(void *arg)
 {
-	return p->qpos < p->b->core.l_qseq ? bam_get_qual(p->b)[p->qpos] : 0;
-}
-
-/* Lookup tables: a base as printed on each strand, and a quality as printed. */
-struct tables {
-	char base[2][16]; /* [reverse][4-bit code] */
-	char qual[256];
-};
-
-static void tables_init(struct tables *t)
-{
-	for (int c = 0; c < 16; c++) {
-		t->base[0][c] = (char)toupper((unsigned char)seq_nt16_str[c]);
-		t->base[1][c] = (char)tolower((unsigned char)seq_nt16_str[c]);
+	struct job *j = arg;
+	if (store_thread_enter())
+		return NULL; /* the main thread does all */
+	struct plp_worker *w = plp_worker_new(j->plan);
+	if (w) {
+		pthread_mutex_lock(&j->lock);
+		work(j, w, NULL);
+		pthread_mutex_unlock(&j->lock);
+		plp_worker_free(w);
 	}
-	for (int q = 0; q < 256; q++)
-		t->qual[q] = (char)(q + 33 < 126 ? q + 33 : 126);
-}
-
-/* One pileup entry as samtools prints it: read start (^ and the mapping quality), the base
- * (or * for a deletion, > < for a reference skip), an insertion or deletion that follows it
- * (+N/-N and its bases), read end ($). */
-static int put_entry(const bam_pileup1_t *p, const struct tables *t, kstring_t *ins, kstring_t *o)
-{
-	const bam1_t *b = p->b;
-	int rev = bam_is_rev(b);
-	if (p->is_head) {
-		kputc_('^', o);
-		kputc_(b->core.qual > 93 ? 126 : b->core.qual + 33, o);
-	}
-	if (!p->is_del)
-		kputc_(p->qpos < b->core.l_qseq ? t->base[rev][bam_seqi(bam_get_seq(b), p->qpos)]
-		                                : (rev ? 'n' : 'N'),
-		       o);
-	else
-		kputc_(p->is_refskip ? (rev ? '<' : '>') : '*', o);
-	int del_len = -p->indel;
-	if (p->indel > 0) {
-		ins->l = 0;
-		int len = bam_plp_insertion_mod(p, NULL, ins, &del_len);
-		if (len < 0)
-			return -1;
-		kputc_('+', o);
-		kputw(len, o);
-		for (size_t k = 0; k < ins->l; k++)
-			kputc_(rev ? tolower((unsigned char)ins->s[k])
-			           : toupper((unsigned char)ins->s[k]),
-			       o);
-	}
-	if (del_len > 0) {
-		kputc_('-', o);
-		kputw(del_len, o);
-		for (int k = 0; k < del_len; k++)
-			kputc_(rev ? 'n' : 'N', o);
-	}
-	if (p->is_tail)
-		kputc_('$', o);
-	return 0;
-}
-
-static int put_position(const struct sam_root *root, int tid, hts_pos_t pos, int n,
-                        const bam_pileup1_t *plp, const struct tables *t, kstring_t *ins,
-                        kstring_t *o)
-{
-	int cnt = 0;
-	for (int j = 0; j < n; j++)
-		if (qual_at(&plp[j]) >= MPILEUP_MIN_BQ)
-			cnt++;
-	kputs(root->refs[tid].name, o);
-	kputc_('\t', o);
-	kputll(pos + 1, o);
-	kputsn_("\tN\t", 3, o);
-	kputw(cnt, o);
-	kputc_('\t', o);
-	if (n == 0) {
-		kputsn_("*\t*\n", 4, o);
-		return 0;
-	}
-	for (int j = 0; j < n; j++)
-		if (qual_at(&plp[j]) >= MPILEUP_MIN_BQ && put_entry(&plp[j], t, ins, o))
-			return -1;
-	if (!cnt)
-		kputc_('*', o);
-	kputc_('\t', o);
-	for (int j = 0; j < n; j++) {
-		int q = qual_at(&plp[j]);
-		if (q >= MPILEUP_MIN_BQ)
-			kputc_(t->qual[q], o);
-	}
-	if (!cnt)
-		kputc_('*', o);
-	kputc_('\n', o);
-	return 0;
+	store_thread_leave();
+	return NULL;
 }
 
 int stage_mpileup(const struct sam_root *root, FILE *out)
 {
-	struct feed f = {.root = root};
-	void *data[1] = {&f};
-	kstring_t ins = {0, 0, NULL};
-	int ret = 1, tid, n;
-	hts_pos_t pos;
-	const bam_pileup1_t *plp[1];
-
-	bam_mplp_t it = bam_mplp_init(1, feed_next, data);
-	if (!it) {
+	/* Tests make chunks tiny, so that every chunk boundary rebuilds the pileup's state. */
+	const char *least = getenv("SJMP_SAM_MPILEUP_CHUNK");
+	struct plp_plan *plan;
+	if (least ? plp_plan(root, SIZE_MAX, strtoull(least, NULL, 10), &plan)
+	          : plp_plan(root, CHUNKS, CHUNK_LEAST, &plan))
+		return 1;
+	struct job j = {.plan = plan, .nchunks = plp_plan_chunks(plan)};
+	struct plp_worker *w = plp_worker_new(plan);
+	if (!w) {
 		fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
+		plp_plan_free(plan);
 		return 1;
 	}
-	if (bam_mplp_init_overlaps(it) < 0) {
-		fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
-		goto out;
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.cond, NULL);
+	pthread_t tid;
+	int threaded = j.nchunks > 1 && pthread_create(&tid, NULL, helper, &j) == 0;
+	pthread_mutex_lock(&j.lock);
+	int ret = work(&j, w, out);
+	j.stop = 1;
+	pthread_cond_broadcast(&j.cond);
+	pthread_mutex_unlock(&j.lock);
+	if (threaded)
+		pthread_join(tid, NULL);
+	for (int i = 0; i < SLOTS; i++)
+		free(j.text[i].s);
+	plp_worker_free(w);
+	plp_plan_free(plan);
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.cond);
+	if (!ret && (fflush(out) || ferror(out))) {
+		fprintf(stderr, "sjmp-sam: mpileup: writing: %s\n", strerror(errno));
+		ret = -1;
 	}
-	bam_mplp_set_maxcnt(it, MPILEUP_MAX_DEPTH);
-	int r;
-	struct tables t;
-	kstring_t o = {0, 0, NULL};
-	tables_init(&t);
-	while ((r = bam_mplp64_auto(it, &tid, &pos, &n, plp)) > 0) {
-		if (put_position(root, tid, pos, n, plp[0], &t, &ins, &o)) {
-			fprintf(stderr, "sjmp-sam: mpileup: out of memory\n");
-			free(o.s);
-			goto out;
-		}
-		if (o.l >= (1 << 20)) {
-			fwrite(o.s, 1, o.l, out);
-			o.l = 0;
-		}
-	}
-	fwrite(o.s, 1, o.l, out);
-	free(o.s);
-	if (r < 0) {
-		fprintf(stderr, "sjmp-sam: mpileup: the pileup failed (records out of order?)\n");
-		goto out;
-	}
-	ret = ferror(out) ? 1 : 0;
-out:
-	free(ins.s);
-	bam_mplp_destroy(it);
-	return ret;
+	return ret ? 1 : 0;
 }

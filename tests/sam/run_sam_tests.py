@@ -4,9 +4,10 @@
 For each variant (sjmp-sam on each usable backend, sjmp-sam-mmapfile), every stage's output on
 the small real data set (scripts/make-sam-data.sh) must be byte-identical to samtools' on the
 same input, @PG header lines aside; where samtools needs sorted or indexed input it gets the
-files samtools made. Then every SAM file of Debian's htslib-test data: either the loader and
-`samtools view` both refuse it (the loader naming the file and line), or both accept it and
-every stage matches samtools again. Damaged copies of those files (cut short, a field
+files samtools made. Then generated pileup edge cases (pileup_cases.py), where every stage
+matches samtools too, mpileup also when cut into tiny chunks. Then every SAM file of Debian's
+htslib-test data: either the loader and `samtools view` both refuse it (the loader naming the
+file and line), or both accept it and every stage matches samtools again. Damaged copies of those files (cut short, a field
 replaced by garbage or missing, a stray NUL) never crash the loader, which refuses exactly what
 `samtools view` refuses.
 
@@ -210,6 +211,45 @@ def htslib_set(rep, var, root, tmp, cache, prepared):
         var.cmd("drop", "--vas", vas)
 
 
+def pileup_set(rep, var, tmp, cache, prepared):
+    """Generated pileup edge cases (pileup_cases.py): every stage as on the other files, and
+    mpileup again with tiny chunks, so that the pileup's state is rebuilt at every chunk
+    boundary."""
+    gen = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pileup_cases.py")
+    for seed in (1, 2):
+        f = os.path.join(tmp, f"pileup-cases-{seed}.sam")
+        if f not in prepared:
+            with open(f, "wb") as out:
+                out.write(run([sys.executable, gen, "--seed", str(seed)])[1])
+            sb = f + ".sorted.bam"
+            ok = (run(["samtools", "sort", "-T", sb + ".st", "-o", sb, f])[0] == 0
+                  and run(["samtools", "index", sb])[0] == 0)
+            prepared[f] = sb if ok else None
+        sorted_bam = prepared[f]
+        prefix = f"{var.name}/pileup-cases-{seed}"
+        if not sorted_bam:
+            rep.add(f"{prefix}:prepare", "FAILED", "samtools sort/index refuses the generated file")
+            continue
+        vas = var.fresh_name()
+        rc, _, err = var.cmd("load", f, "--vas", vas)
+        if rc != 0:
+            rep.add(f"{prefix}:load", "FAILED", err.strip()[:300])
+            continue
+        rep.add(f"{prefix}:load", "PASSED")
+        check_stages(rep, var, prefix, vas, f, sorted_bam, first_ref(f), cache)
+        rc_s, out_s, _ = cache[("samtools", "mpileup", sorted_bam)]
+        env = dict(var.env, SJMP_SAM_MPILEUP_CHUNK="1")
+        rc, out, err = run([var.path, "mpileup", "--vas", vas], env=env)
+        name = f"{prefix}:mpileup-tiny-chunks"
+        if rc != 0:
+            rep.add(name, "FAILED", f"exit {rc}: {err.strip()[:300]}")
+        elif out != out_s:
+            rep.add(name, "FAILED", first_diff(out, out_s))
+        else:
+            rep.add(name, "PASSED")
+        var.cmd("drop", "--vas", vas)
+
+
 def mutants(path):
     """Damaged copies of a SAM file, made deterministically: cut in the middle of a record,
     a field of a record replaced by garbage, a record with a field missing, a stray byte."""
@@ -289,6 +329,7 @@ def main():
                 rep.add(f"{var.name}", "SKIPPED", f"backend unavailable: {err.strip()[:200]}")
                 continue
             small_set(rep, var, data, cache)
+            pileup_set(rep, var, tmp, cache, prepared)
             if os.path.isdir(a.htslib_test):
                 htslib_set(rep, var, a.htslib_test, tmp, cache, prepared)
                 damaged_set(rep, var, a.htslib_test, tmp)
