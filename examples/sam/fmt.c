@@ -43,33 +43,106 @@ int fmt_init(struct fmt *f, const sam_hdr_t *h)
 {
 	tables_init();
 	f->h = h;
-	f->name_len = malloc(((size_t)h->n_targets + 1) * sizeof(*f->name_len));
-	if (!f->name_len)
-		return -1;
-	for (int32_t i = 0; i < h->n_targets; i++)
+	f->names = NULL;
+	size_t n = (size_t)(h->n_targets > 0 ? h->n_targets : 0), bytes = 0;
+	f->name_len = malloc((n + 1) * sizeof(*f->name_len));
+	f->name = malloc((n + 1) * sizeof(*f->name));
+	if (!f->name_len || !f->name)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
 		f->name_len[i] = (uint32_t)strlen(h->target_name[i]);
+		bytes += (f->name_len[i] + 15) / 16 * 16;
+	}
+	/* The names again, each padded to a multiple of 16 bytes, for copy16(). */
+	f->names = calloc(1, bytes + 16);
+	if (!f->names)
+		goto fail;
+	for (size_t i = 0, off = 0; i < n; i++) {
+		f->name[i] = f->names + off;
+		memcpy(f->names + off, h->target_name[i], f->name_len[i]);
+		off += (f->name_len[i] + 15) / 16 * 16;
+	}
 	return 0;
+fail:
+	fmt_free(f);
+	return -1;
 }
 
 void fmt_free(struct fmt *f)
 {
 	free(f->name_len);
+	free(f->name);
+	free(f->names);
 	f->name_len = NULL;
+	f->name = NULL;
+	f->names = NULL;
 }
 
-/* Decimal digits of @v at @p; returns the end. */
-static inline char *put_u64(char *p, uint64_t v)
+/* Copy @n bytes from @s to @p in blocks of 16: reads and writes up to 15 bytes more, which the
+ * caller knows to be readable (within the record, or padding) and writable (the bound). */
+static inline void copy16(char *p, const void *s, size_t n)
 {
-	if (v < 10) {
-		*p = (char)('0' + v);
-		return p + 1;
-	}
+	for (size_t k = 0; k < n; k += 16)
+		memcpy(p + k, (const char *)s + k, 16);
+}
+
+/* Decimal digits of @v at @p; returns the end. Short numbers (most fields) take no loop. */
+static inline char *put_u32(char *p, uint32_t v)
+{
 	if (v < 100) {
+		if (v < 10) {
+			*p = (char)('0' + v);
+			return p + 1;
+		}
 		memcpy(p, digit_pairs[v], 2);
 		return p + 2;
 	}
-	unsigned n = 3;
-	for (uint64_t t = v / 1000; t; t /= 10)
+	if (v < 10000) {
+		if (v < 1000) {
+			p[0] = (char)('0' + v / 100);
+			memcpy(p + 1, digit_pairs[v % 100], 2);
+			return p + 3;
+		}
+		memcpy(p, digit_pairs[v / 100], 2);
+		memcpy(p + 2, digit_pairs[v % 100], 2);
+		return p + 4;
+	}
+	if (v < 1000000) {
+		uint32_t hi = v / 10000, lo = v % 10000;
+		if (hi < 10) {
+			*p++ = (char)('0' + hi);
+		} else {
+			memcpy(p, digit_pairs[hi], 2);
+			p += 2;
+		}
+		memcpy(p, digit_pairs[lo / 100], 2);
+		memcpy(p + 2, digit_pairs[lo % 100], 2);
+		return p + 4;
+	}
+	unsigned n = 7;
+	for (uint32_t t = v / 10000000; t; t /= 10)
+		n++;
+	char *e = p + n, *q = e;
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, digit_pairs[v % 100], 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		q -= 2;
+		memcpy(q, digit_pairs[v], 2);
+	} else {
+		*--q = (char)('0' + v);
+	}
+	return e;
+}
+
+static inline char *put_u64(char *p, uint64_t v)
+{
+	if (v <= UINT32_MAX)
+		return put_u32(p, (uint32_t)v);
+	unsigned n = 11;
+	for (uint64_t t = v / 100000000000ULL; t; t /= 10)
 		n++;
 	char *e = p + n, *q = e;
 	while (v >= 100) {
@@ -95,6 +168,15 @@ static inline char *put_i64(char *p, int64_t v)
 	return put_u64(p, (uint64_t)v);
 }
 
+static inline char *put_i32(char *p, int32_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_u32(p, (uint32_t)0 - (uint32_t)v);
+	}
+	return put_u32(p, (uint32_t)v);
+}
+
 /* The tags, if every one is of a type written here and well formed; else NULL (the caller
  * falls back to sam_format1, which also reports damaged tags as samtools would). */
 static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
@@ -118,7 +200,7 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 		case 'C':
 			p[0] = 'i';
 			p[1] = ':';
-			p = type == 'c' ? put_i64(p + 2, (int8_t)*s) : put_u64(p + 2, *s);
+			p = type == 'c' ? put_i32(p + 2, (int8_t)*s) : put_u32(p + 2, *s);
 			s += 1;
 			break;
 		case 's':
@@ -127,8 +209,8 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 				return NULL;
 			p[0] = 'i';
 			p[1] = ':';
-			p = type == 's' ? put_i64(p + 2, (int16_t)le_to_u16(s))
-			                : put_u64(p + 2, le_to_u16(s));
+			p = type == 's' ? put_i32(p + 2, (int16_t)le_to_u16(s))
+			                : put_u32(p + 2, le_to_u16(s));
 			s += 2;
 			break;
 		case 'i':
@@ -137,18 +219,36 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 				return NULL;
 			p[0] = 'i';
 			p[1] = ':';
-			p = type == 'i' ? put_i64(p + 2, (int32_t)le_to_u32(s))
-			                : put_u64(p + 2, le_to_u32(s));
+			p = type == 'i' ? put_i32(p + 2, (int32_t)le_to_u32(s))
+			                : put_u32(p + 2, le_to_u32(s));
 			s += 4;
 			break;
 		case 'Z':
 		case 'H': {
-			const uint8_t *z = memchr(s, 0, (size_t)(end - s));
-			if (!z)
-				return NULL;
 			p[0] = (char)type;
 			p[1] = ':';
 			p += 2;
+#if defined(__SSE2__)
+			/* 16 bytes at a time while they are within the tags: copy them all, then
+			 * keep those before the NUL. */
+			while (end - s >= 16) {
+				__m128i x = _mm_loadu_si128((const __m128i *)s);
+				_mm_storeu_si128((__m128i *)p, x);
+				unsigned nul = (unsigned)_mm_movemask_epi8(
+				    _mm_cmpeq_epi8(x, _mm_setzero_si128()));
+				if (nul) {
+					unsigned k = (unsigned)__builtin_ctz(nul);
+					p += k;
+					s += k + 1;
+					goto next;
+				}
+				p += 16;
+				s += 16;
+			}
+#endif
+			const uint8_t *z = memchr(s, 0, (size_t)(end - s));
+			if (!z)
+				return NULL;
 			memcpy(p, s, (size_t)(z - s));
 			p += z - s;
 			s = z + 1;
@@ -157,6 +257,7 @@ static char *put_aux(char *p, const uint8_t *s, const uint8_t *end)
 		default:
 			return NULL;
 		}
+	next:;
 	}
 	return p;
 }
@@ -247,15 +348,17 @@ char *fmt_put(const struct fmt *f, const struct sam_rec *r, char *p)
 {
 	if (r->l_qname < 1 + (unsigned)r->l_extranul)
 		return NULL;
-	const sam_hdr_t *h = f->h;
 	size_t ln = r->l_qname - 1 - r->l_extranul;
-	memcpy(p, r->qname, ln);
+	if ((ln + 15) / 16 * 16 <= r->l_data) /* the name is the start of the record's data */
+		copy16(p, r->qname, ln);
+	else
+		memcpy(p, r->qname, ln);
 	p += ln;
 	*p++ = '\t';
-	p = put_u64(p, r->flag);
+	p = put_u32(p, r->flag);
 	*p++ = '\t';
 	if (r->tid >= 0) {
-		memcpy(p, h->target_name[r->tid], f->name_len[r->tid]);
+		copy16(p, f->name[r->tid], f->name_len[r->tid]);
 		p += f->name_len[r->tid];
 	} else {
 		*p++ = '*';
@@ -263,11 +366,11 @@ char *fmt_put(const struct fmt *f, const struct sam_rec *r, char *p)
 	*p++ = '\t';
 	p = put_i64(p, r->pos + 1);
 	*p++ = '\t';
-	p = put_u64(p, r->mapq);
+	p = put_u32(p, r->mapq);
 	*p++ = '\t';
 	if (r->n_cigar) {
 		for (uint32_t k = 0; k < r->n_cigar; k++) {
-			p = put_u64(p, bam_cigar_oplen(r->cigar[k]));
+			p = put_u32(p, bam_cigar_oplen(r->cigar[k]));
 			*p++ = cigar_chr[bam_cigar_op(r->cigar[k])];
 		}
 	} else {
@@ -279,7 +382,7 @@ char *fmt_put(const struct fmt *f, const struct sam_rec *r, char *p)
 	} else if (r->mtid == r->tid) {
 		*p++ = '=';
 	} else {
-		memcpy(p, h->target_name[r->mtid], f->name_len[r->mtid]);
+		copy16(p, f->name[r->mtid], f->name_len[r->mtid]);
 		p += f->name_len[r->mtid];
 	}
 	*p++ = '\t';

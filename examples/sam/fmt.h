@@ -23,6 +23,8 @@
 struct fmt {
 	const sam_hdr_t *h;
 	uint32_t *name_len; /* strlen of each reference name */
+	const char **name;  /* each reference name, followed by padding to 16 bytes */
+	char *names;        /* where those copies are */
 };
 
 /** fmt_init() - prepare @f for records of @h. Return: 0, or -1 when out of memory. */
