@@ -29,7 +29,7 @@
 #include "store.h"
 #include "write.h"
 
-#define SLOTS      4             /* chunks formatted but not yet written, at most */
+#define SLOTS      3             /* chunks formatted but not yet written, at most */
 #define CHUNK_MAX  (4UL << 20)   /* text bytes per chunk (and write) aimed at */
 #define CHUNK_MIN  (256UL << 10) /* ... even for short outputs */
 #define SLOT_SPACE (64UL << 20)  /* address space reserved per slot; grows if needed */
