@@ -59,7 +59,7 @@ int stage_sort(struct sam_root *root, struct sam_store *s, int by_name)
 		fprintf(stderr, "sjmp-sam: sort: writing the header: %s\n", strerror(errno));
 		goto out_close;
 	}
-	if (write_recs(out, h, ord, n))
+	if (write_recs(out, h, ord, n, HTS_POS_MIN))
 		goto out_close;
 	ret = 0;
 out_close:

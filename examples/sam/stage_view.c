@@ -74,24 +74,19 @@ static int write_region(htsFile *out, sam_hdr_t *h, const struct sam_root *root,
 		        region);
 		return -1;
 	}
-	/* The overlapping records are a run of the index with a few ending too early mixed in:
-	 * gather them, then format them on two threads. */
+	/* The overlapping records are a run of the index (from the first whose running maximum
+	 * end passes @beg to the last that starts before @end) with a few ending too early mixed
+	 * in, which write_recs skips: no copy of the run is made. */
 	const struct sam_ref *ref = &root->refs[tid];
-	uint64_t first = first_overlap(ref, beg), last = first;
-	while (last < ref->n_recs && ref->by_pos[last]->pos < end)
-		last++;
-	struct sam_rec **v = malloc((last - first + 1) * sizeof(*v));
-	if (!v) {
-		fprintf(stderr, "sjmp-sam: view: out of memory\n");
-		return -1;
+	uint64_t first = first_overlap(ref, beg), lo = first, hi = ref->n_recs;
+	while (lo < hi) { /* first record starting at or after @end: positions never decrease */
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (ref->by_pos[mid]->pos < end)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	size_t n = 0;
-	for (uint64_t i = first; i < last; i++)
-		if (ref->by_pos[i]->endpos > beg)
-			v[n++] = ref->by_pos[i];
-	int ret = write_recs(out, h, v, n);
-	free(v);
-	return ret;
+	return write_recs(out, h, ref->by_pos + first, lo - first, beg);
 }
 
 int stage_view(const struct sam_root *root, const char *region, int order)
@@ -121,7 +116,7 @@ int stage_view(const struct sam_root *root, const char *region, int order)
 	if (region) {
 		if (write_region(out, h, root, region))
 			goto out_close;
-	} else if (write_recs(out, h, v, root->n_recs)) {
+	} else if (write_recs(out, h, v, root->n_recs, HTS_POS_MIN)) {
 		goto out_close;
 	}
 	ret = 0;
