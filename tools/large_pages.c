@@ -33,7 +33,8 @@ static void tmpfs_huge_option(const char *path, char *out, size_t n)
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (f) {
 		while (fgets(line, sizeof(line), f)) {
-			/* id parent major:minor root MOUNT-POINT options ... - fstype source superopts */
+			/* id parent major:minor root MOUNT-POINT options ... - fstype source
+			 * superopts */
 			char mnt[PATH_MAX], *sep = strstr(line, " - ");
 			if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 				continue;
@@ -64,7 +65,8 @@ int large_pages_in(const char *dir, char *why, size_t n)
 		return 1;
 	}
 	if (st.f_type != TMPFS_MAGIC) {
-		snprintf(why, n, "not a tmpfs: the kernel maps regular files writable with 4 KiB pages");
+		snprintf(why, n,
+		         "not a tmpfs: the kernel maps regular files writable with 4 KiB pages");
 		return 0;
 	}
 	shmem_policy(policy, sizeof(policy));
@@ -75,6 +77,7 @@ int large_pages_in(const char *dir, char *why, size_t n)
 	tmpfs_huge_option(real, huge, sizeof(huge));
 	int yes = !strcmp(huge, "always") || !strcmp(huge, "within_size");
 	snprintf(why, n, "tmpfs, huge=%s%s", huge,
-	         yes ? "" : ": mount one with huge=within_size for 2 MiB pages (docs/guest-mode.md)");
+	         yes ? ""
+	             : ": mount one with huge=within_size for 2 MiB pages (docs/guest-mode.md)");
 	return yes;
 }
