@@ -3,14 +3,12 @@
  * pileup.h - `samtools mpileup` (1.16, default options, no reference) computed straight from a
  * store's coordinate-sorted records, without htslib's pileup engine.
  *
- * The work has two parts (pileup.c explains every rule and which htslib or samtools behaviour
- * it follows):
- *   plp_plan()    one sequential pass over the records in coordinate order deciding what
- *                 depends on the order in which htslib's engine sees them: which records are
- *                 kept (samtools' read filters, the 8000-reads-per-position cap) and which
- *                 overlapping mates have their qualities adjusted (htslib's overlap
- *                 detection). It also cuts the positions into chunks of similar work.
- *   plp_format()  the text of one chunk of positions. A chunk starts from state that is
+ * The work has two parts (pileup_internal.h explains every rule and which htslib or samtools
+ * behaviour it follows): plp_plan()    one sequential pass over the records in coordinate order
+ * deciding what depends on the order in which htslib's engine sees them: which records are kept
+ * (samtools' read filters, the 8000-reads-per-position cap) and which overlapping mates have their
+ * qualities adjusted (htslib's overlap detection). It also cuts the positions into chunks of
+ * similar work. plp_format()  the text of one chunk of positions. A chunk starts from state that is
  *                 rebuilt exactly from the plan, so chunks can be formatted on any thread in
  *                 any order and written in order.
  */

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `samtools mpileup` without a reference, with its defaults, byte for byte (pileup.c has the
- * rules). The plan is one pass over the records; then the output, chunk by chunk, is
- * formatted on two threads and written in order: each thread takes the next chunk when its
- * slot is free, and the main thread writes every chunk as soon as it and those before it are
- * done.
+ * `samtools mpileup` without a reference, with its defaults, byte for byte (pileup_internal.h has
+ * the rules). The plan is one pass over the records; then the output, chunk by chunk, is formatted
+ * on two threads and written in order: each thread takes the next chunk when its slot is free, and
+ * the main thread writes every chunk as soon as it and those before it are done.
  */
 #include <errno.h>
 #include <pthread.h>
