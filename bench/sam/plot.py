@@ -14,7 +14,8 @@ LABEL = {"samtools-sam": "samtools, SAM", "samtools-bam": "samtools, BAM",
          "sjmp-kvm": "sjmp VAS, kvm backend"}
 
 rows = list(csv.DictReader(open(sys.argv[1])))
-stages = [s for s in dict.fromkeys(r["stage"] for r in rows) if s != "load"]
+stages = [s for s in dict.fromkeys(r["stage"] for r in rows) if s not in ("load", "startup")]
+floor = [float(r["median_s"]) for r in rows if r["stage"] == "startup" and r["median_s"]]
 t = {(r["stage"], r["variant"]): float(r["median_s"]) for r in rows if r["median_s"]}
 present = [v for v in ORDER if any((s, v) in t for s in stages)]
 missing = [v for v in ORDER if v not in present and any(r["variant"] == v for r in rows)]
@@ -25,6 +26,9 @@ for i, v in enumerate(present):
     ax.bar(xs, [t.get((s, v), 0) for s in stages], w, label=LABEL[v])
 for v in missing:
     ax.bar([0], [0], 0, label=LABEL[v] + " (n/a here)")
+if floor:
+    ax.axhline(floor[0], color="grey", linestyle=":", linewidth=1,
+               label=f"process start-up (/bin/true, {floor[0] * 1000:.1f} ms)")
 ax.set_xticks(range(len(stages)))
 ax.set_xticklabels(stages)
 ax.set_yscale("log")
