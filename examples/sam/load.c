@@ -245,6 +245,10 @@ int load_file(const char *path, struct sam_store *s, struct sam_root **out)
 		fprintf(stderr, "sjmp-sam: %s: cannot open: %s\n", path, strerror(-err));
 		return err;
 	}
+	/* Read the input in 4 MiB blocks, not htslib's 4 KiB ones: in guest mode every read is
+	 * forwarded to the host (about 25 us on kvm_pvm): 321,000 reads of the 1.2 GiB set. A
+	 * refusal only costs speed. */
+	(void)hts_set_opt(fp, HTS_OPT_BLOCK_SIZE, 4 << 20);
 	sam_hdr_t *h = sam_hdr_read(fp);
 	if (!h) {
 		/* A SAM header fails at a line; anything else is not an alignment file at all. */
