@@ -87,6 +87,24 @@ static inline void copy16(char *p, const void *s, size_t n)
 }
 
 /* Decimal digits of @v at @p; returns the end. Short numbers (most fields) take no loop. */
+/* Write @v's decimal digits so that they end just before @e, two at a time; return @e. */
+static inline char *digits_back(char *e, uint64_t v)
+{
+	char *q = e;
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, digit_pairs[v % 100], 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		q -= 2;
+		memcpy(q, digit_pairs[v], 2);
+	} else {
+		*--q = (char)('0' + v);
+	}
+	return e;
+}
+
 static inline char *put_u32(char *p, uint32_t v)
 {
 	if (v < 100) {
@@ -122,19 +140,7 @@ static inline char *put_u32(char *p, uint32_t v)
 	unsigned n = 7;
 	for (uint32_t t = v / 10000000; t; t /= 10)
 		n++;
-	char *e = p + n, *q = e;
-	while (v >= 100) {
-		q -= 2;
-		memcpy(q, digit_pairs[v % 100], 2);
-		v /= 100;
-	}
-	if (v >= 10) {
-		q -= 2;
-		memcpy(q, digit_pairs[v], 2);
-	} else {
-		*--q = (char)('0' + v);
-	}
-	return e;
+	return digits_back(p + n, v);
 }
 
 static inline char *put_u64(char *p, uint64_t v)
@@ -144,19 +150,7 @@ static inline char *put_u64(char *p, uint64_t v)
 	unsigned n = 11;
 	for (uint64_t t = v / 100000000000ULL; t; t /= 10)
 		n++;
-	char *e = p + n, *q = e;
-	while (v >= 100) {
-		q -= 2;
-		memcpy(q, digit_pairs[v % 100], 2);
-		v /= 100;
-	}
-	if (v >= 10) {
-		q -= 2;
-		memcpy(q, digit_pairs[v], 2);
-	} else {
-		*--q = (char)('0' + v);
-	}
-	return e;
+	return digits_back(p + n, v);
 }
 
 static inline char *put_i64(char *p, int64_t v)
